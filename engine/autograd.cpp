@@ -100,27 +100,29 @@ void run_backward(const Tensor& root, const Tensor& grad_output) {
 
   // Topological order by iterative depth-first search over the metas (no recursion: deep
   // networks would overflow the stack). `order` ends up with every input before its users.
-  std::vector<AutogradMeta*> order;
+  // It holds owning pointers: freeing a node below may drop the last other reference to an
+  // input's meta that is still waiting for its gradient.
+  std::vector<std::shared_ptr<AutogradMeta>> order;
   std::unordered_set<AutogradMeta*> visited;
-  std::vector<std::pair<AutogradMeta*, size_t>> stack;
-  stack.emplace_back(root_meta.get(), 0);
+  std::vector<std::pair<std::shared_ptr<AutogradMeta>, size_t>> stack;
+  stack.emplace_back(root_meta, 0);
   visited.insert(root_meta.get());
   while (!stack.empty()) {
-    auto& [meta, next_input] = stack.back();
-    GradNode* node = meta->node.get();
+    GradNode* node = stack.back().first->node.get();
+    size_t& next_input = stack.back().second;
     if (node && next_input < node->inputs.size()) {
-      AutogradMeta* child = node->inputs[next_input++].get();
-      if (child && visited.insert(child).second) stack.emplace_back(child, 0);
+      const std::shared_ptr<AutogradMeta>& child = node->inputs[next_input++];
+      if (child && visited.insert(child.get()).second) stack.emplace_back(child, 0);
       continue;
     }
-    order.push_back(meta);
+    order.push_back(std::move(stack.back().first));
     stack.pop_back();
   }
 
   NoGradGuard no_grad;
   accumulate(*root_meta, grad_output, "backward seed");
   for (auto it = order.rbegin(); it != order.rend(); ++it) {
-    AutogradMeta* meta = *it;
+    AutogradMeta* meta = it->get();
     if (!meta->node) {
       WSVIS_CHECK(!meta->graph_released, "backward through a graph that was already freed by an "
                                          "earlier backward");
