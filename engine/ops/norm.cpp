@@ -9,20 +9,6 @@ namespace wsvis::ops {
 
 namespace {
 
-// Calls kernels::cpu::fn<scalar_t>(args...) or, for a CUDA tensor, kernels::cuda::fn<scalar_t>
-// on its context's stream. Used inside WSVIS_DISPATCH_FLOATING, which binds scalar_t.
-#if WSVIS_WITH_CUDA
-#define WSVIS_NORM_KERNEL(tensor, fn, ...)                                          \
-  do {                                                                              \
-    if (detail::on_cpu(tensor))                                                     \
-      kernels::cpu::fn<scalar_t>(__VA_ARGS__);                                      \
-    else                                                                            \
-      kernels::cuda::fn<scalar_t>((tensor).context().stream(), __VA_ARGS__);        \
-  } while (0)
-#else
-#define WSVIS_NORM_KERNEL(tensor, fn, ...) kernels::cpu::fn<scalar_t>(__VA_ARGS__)
-#endif
-
 template <typename T>
 const T* data_or_null(const Tensor& t) {
   return t.defined() ? t.data<T>() : nullptr;
@@ -91,21 +77,21 @@ Tensor batch_norm(const Tensor& x, const Tensor& weight, const Tensor& bias,
     if (training) {
       mean = Tensor::empty({d.C}, x.dtype(), ctx);
       Tensor var = Tensor::empty({d.C}, x.dtype(), ctx);
-      WSVIS_NORM_KERNEL(x, batch_norm_stats, x.data<scalar_t>(), d.N, d.C, d.S,
+      WSVIS_KERNEL_CALL(x, batch_norm_stats, x.data<scalar_t>(), d.N, d.C, d.S,
                         mean.data<scalar_t>(), var.data<scalar_t>());
-      WSVIS_NORM_KERNEL(x, batch_norm_finalize, mean.data<scalar_t>(), var.data<scalar_t>(), d.C,
+      WSVIS_KERNEL_CALL(x, batch_norm_finalize, mean.data<scalar_t>(), var.data<scalar_t>(), d.C,
                         count, eps, momentum, mutable_data_or_null<scalar_t>(running_mean),
                         mutable_data_or_null<scalar_t>(running_var), inv_std.data<scalar_t>());
     } else {
       // A snapshot: a later training step updating the running stats in place must not change
       // what this node's backward reads.
       mean = running_mean.clone();
-      WSVIS_NORM_KERNEL(x, batch_norm_finalize, mean.data<scalar_t>(),
+      WSVIS_KERNEL_CALL(x, batch_norm_finalize, mean.data<scalar_t>(),
                         running_var.data<scalar_t>(), d.C, count, eps, momentum,
                         static_cast<scalar_t*>(nullptr), static_cast<scalar_t*>(nullptr),
                         inv_std.data<scalar_t>());
     }
-    WSVIS_NORM_KERNEL(x, batch_norm_forward, x.data<scalar_t>(), mean.data<scalar_t>(),
+    WSVIS_KERNEL_CALL(x, batch_norm_forward, x.data<scalar_t>(), mean.data<scalar_t>(),
                       inv_std.data<scalar_t>(), data_or_null<scalar_t>(weight),
                       data_or_null<scalar_t>(bias), d.N, d.C, d.S, y.data<scalar_t>());
   });
@@ -122,14 +108,14 @@ Tensor batch_norm(const Tensor& x, const Tensor& weight, const Tensor& bias,
             if (need_sums) {
               sum_g = Tensor::empty({d.C}, x.dtype(), x.context_ptr());
               sum_g_xhat = Tensor::empty({d.C}, x.dtype(), x.context_ptr());
-              WSVIS_NORM_KERNEL(x, batch_norm_backward_reduce, g.data<scalar_t>(),
+              WSVIS_KERNEL_CALL(x, batch_norm_backward_reduce, g.data<scalar_t>(),
                                 x.data<scalar_t>(), mean.data<scalar_t>(),
                                 inv_std.data<scalar_t>(), d.N, d.C, d.S, sum_g.data<scalar_t>(),
                                 sum_g_xhat.data<scalar_t>());
             }
             if (needs[0]) {
               grads[0] = Tensor::empty(x.shape(), x.dtype(), x.context_ptr());
-              WSVIS_NORM_KERNEL(x, batch_norm_backward_input, g.data<scalar_t>(),
+              WSVIS_KERNEL_CALL(x, batch_norm_backward_input, g.data<scalar_t>(),
                                 x.data<scalar_t>(), mean.data<scalar_t>(),
                                 inv_std.data<scalar_t>(), data_or_null<scalar_t>(weight),
                                 data_or_null<scalar_t>(sum_g), data_or_null<scalar_t>(sum_g_xhat),
@@ -162,11 +148,11 @@ Tensor frozen_batch_norm(const Tensor& x, const Tensor& weight, const Tensor& bi
   Tensor shift = Tensor::empty({d.C}, x.dtype(), ctx);
   Tensor y = Tensor::empty(x.shape(), x.dtype(), ctx);
   WSVIS_DISPATCH_FLOATING(x.dtype(), op, [&] {
-    WSVIS_NORM_KERNEL(x, frozen_batch_norm_coefficients, weight.data<scalar_t>(),
+    WSVIS_KERNEL_CALL(x, frozen_batch_norm_coefficients, weight.data<scalar_t>(),
                       bias.data<scalar_t>(), running_mean.data<scalar_t>(),
                       running_var.data<scalar_t>(), d.C, eps, scale.data<scalar_t>(),
                       shift.data<scalar_t>());
-    WSVIS_NORM_KERNEL(x, channel_affine, x.data<scalar_t>(), scale.data<scalar_t>(),
+    WSVIS_KERNEL_CALL(x, channel_affine, x.data<scalar_t>(), scale.data<scalar_t>(),
                       shift.data<scalar_t>(), d.N, d.C, d.S, y.data<scalar_t>());
   });
 
@@ -174,7 +160,7 @@ Tensor frozen_batch_norm(const Tensor& x, const Tensor& weight, const Tensor& bi
     autograd::record(y, op, {x}, [scale, d](const Tensor& g, const std::vector<bool>&) {
       Tensor gx = Tensor::empty(g.shape(), g.dtype(), g.context_ptr());
       WSVIS_DISPATCH_FLOATING(g.dtype(), "frozen_batch_norm backward", [&] {
-        WSVIS_NORM_KERNEL(g, channel_affine, g.data<scalar_t>(), scale.data<scalar_t>(),
+        WSVIS_KERNEL_CALL(g, channel_affine, g.data<scalar_t>(), scale.data<scalar_t>(),
                           static_cast<const scalar_t*>(nullptr), d.N, d.C, d.S,
                           gx.data<scalar_t>());
       });
@@ -204,9 +190,9 @@ Tensor group_norm(const Tensor& x, int groups, const Tensor& weight, const Tenso
   Tensor inv_std = Tensor::empty({d.N, G}, x.dtype(), ctx);
   Tensor y = Tensor::empty(x.shape(), x.dtype(), ctx);
   WSVIS_DISPATCH_FLOATING(x.dtype(), op, [&] {
-    WSVIS_NORM_KERNEL(x, group_norm_stats, x.data<scalar_t>(), d.N, d.C, d.S, G, eps,
+    WSVIS_KERNEL_CALL(x, group_norm_stats, x.data<scalar_t>(), d.N, d.C, d.S, G, eps,
                       mean.data<scalar_t>(), inv_std.data<scalar_t>());
-    WSVIS_NORM_KERNEL(x, group_norm_forward, x.data<scalar_t>(), mean.data<scalar_t>(),
+    WSVIS_KERNEL_CALL(x, group_norm_forward, x.data<scalar_t>(), mean.data<scalar_t>(),
                       inv_std.data<scalar_t>(), data_or_null<scalar_t>(weight),
                       data_or_null<scalar_t>(bias), d.N, d.C, d.S, G, y.data<scalar_t>());
   });
@@ -222,13 +208,13 @@ Tensor group_norm(const Tensor& x, int groups, const Tensor& weight, const Tenso
             if (needs[0]) {
               Tensor sum_dxhat = Tensor::empty({d.N, G}, x.dtype(), gctx);
               Tensor sum_dxhat_xhat = Tensor::empty({d.N, G}, x.dtype(), gctx);
-              WSVIS_NORM_KERNEL(x, group_norm_backward_reduce, g.data<scalar_t>(),
+              WSVIS_KERNEL_CALL(x, group_norm_backward_reduce, g.data<scalar_t>(),
                                 x.data<scalar_t>(), mean.data<scalar_t>(),
                                 inv_std.data<scalar_t>(), data_or_null<scalar_t>(weight), d.N,
                                 d.C, d.S, G, sum_dxhat.data<scalar_t>(),
                                 sum_dxhat_xhat.data<scalar_t>());
               grads[0] = Tensor::empty(x.shape(), x.dtype(), gctx);
-              WSVIS_NORM_KERNEL(x, group_norm_backward_input, g.data<scalar_t>(),
+              WSVIS_KERNEL_CALL(x, group_norm_backward_input, g.data<scalar_t>(),
                                 x.data<scalar_t>(), mean.data<scalar_t>(),
                                 inv_std.data<scalar_t>(), data_or_null<scalar_t>(weight),
                                 sum_dxhat.data<scalar_t>(), sum_dxhat_xhat.data<scalar_t>(), d.N,
@@ -237,7 +223,7 @@ Tensor group_norm(const Tensor& x, int groups, const Tensor& weight, const Tenso
             if (needs[1] || needs[2]) {
               Tensor grad_weight = Tensor::empty({d.C}, x.dtype(), gctx);
               Tensor grad_bias = Tensor::empty({d.C}, x.dtype(), gctx);
-              WSVIS_NORM_KERNEL(x, group_norm_backward_params, g.data<scalar_t>(),
+              WSVIS_KERNEL_CALL(x, group_norm_backward_params, g.data<scalar_t>(),
                                 x.data<scalar_t>(), mean.data<scalar_t>(),
                                 inv_std.data<scalar_t>(), d.N, d.C, d.S, G,
                                 grad_weight.data<scalar_t>(), grad_bias.data<scalar_t>());
@@ -251,6 +237,5 @@ Tensor group_norm(const Tensor& x, int groups, const Tensor& weight, const Tenso
   return y;
 }
 
-#undef WSVIS_NORM_KERNEL
 
 }  // namespace wsvis::ops

@@ -60,3 +60,22 @@ inline int wrap_dim(int d, int ndim, const char* op) {
 inline bool on_cpu(const Tensor& t) { return t.device().is_cpu(); }
 
 }  // namespace wsvis::ops::detail
+
+// Calls kernels::cpu::fn<scalar_t>(args...) for a CPU tensor or kernels::cuda::fn<scalar_t> on the
+// tensor's context stream for a CUDA one; the kernel families declare both twins with the same
+// arguments, so an op names its kernel once. Used inside WSVIS_DISPATCH_FLOATING (binds scalar_t).
+#if WSVIS_WITH_CUDA
+#define WSVIS_KERNEL_CALL(tensor, fn, ...)                                           \
+  do {                                                                               \
+    if (::wsvis::ops::detail::on_cpu(tensor))                                        \
+      ::wsvis::kernels::cpu::fn<scalar_t>(__VA_ARGS__);                              \
+    else                                                                             \
+      ::wsvis::kernels::cuda::fn<scalar_t>((tensor).context().stream(), __VA_ARGS__); \
+  } while (0)
+#else
+#define WSVIS_KERNEL_CALL(tensor, fn, ...) ::wsvis::kernels::cpu::fn<scalar_t>(__VA_ARGS__)
+#endif
+
+namespace wsvis::ops::detail {
+
+}  // namespace wsvis::ops::detail

@@ -9,20 +9,6 @@ namespace wsvis::ops {
 
 namespace {
 
-// Calls kernels::cpu::fn<scalar_t>(args...) or, for a CUDA tensor, kernels::cuda::fn<scalar_t>
-// on its context's stream. Used inside WSVIS_DISPATCH_FLOATING, which binds scalar_t.
-#if WSVIS_WITH_CUDA
-#define WSVIS_POOL_KERNEL(tensor, fn, ...)                                   \
-  do {                                                                       \
-    if (detail::on_cpu(tensor))                                              \
-      kernels::cpu::fn<scalar_t>(__VA_ARGS__);                               \
-    else                                                                     \
-      kernels::cuda::fn<scalar_t>((tensor).context().stream(), __VA_ARGS__); \
-  } while (0)
-#else
-#define WSVIS_POOL_KERNEL(tensor, fn, ...) kernels::cpu::fn<scalar_t>(__VA_ARGS__)
-#endif
-
 void check_pool_input(const Tensor& x, const char* op) {
   detail::check_defined(x, op, "x");
   detail::check_floating(x, op, "x");
@@ -70,7 +56,7 @@ Tensor max_pool2d(const Tensor& x, Size2 kernel, Size2 stride, Size2 padding, bo
   // Flat index h * W + w of each output's maximum within its input plane.
   Tensor argmax = Tensor::empty(y.shape(), DType::i64, ctx);
   WSVIS_DISPATCH_FLOATING(x.dtype(), op, [&] {
-    WSVIS_POOL_KERNEL(x, max_pool2d_forward, x.data<scalar_t>(), g, y.data<scalar_t>(),
+    WSVIS_KERNEL_CALL(x, max_pool2d_forward, x.data<scalar_t>(), g, y.data<scalar_t>(),
                       argmax.data<int64_t>());
   });
   if (autograd::needs_record({&x})) {
@@ -78,7 +64,7 @@ Tensor max_pool2d(const Tensor& x, Size2 kernel, Size2 stride, Size2 padding, bo
     autograd::record(y, op, {x}, [argmax, g, x_shape](const Tensor& gy, const std::vector<bool>&) {
       Tensor gx = Tensor::empty(x_shape, gy.dtype(), gy.context_ptr());
       WSVIS_DISPATCH_FLOATING(gy.dtype(), "max_pool2d backward", [&] {
-        WSVIS_POOL_KERNEL(gy, max_pool2d_backward, gy.data<scalar_t>(), argmax.data<int64_t>(),
+        WSVIS_KERNEL_CALL(gy, max_pool2d_backward, gy.data<scalar_t>(), argmax.data<int64_t>(),
                           g, gx.data<scalar_t>());
       });
       return std::vector<Tensor>{gx};
@@ -94,7 +80,7 @@ Tensor avg_pool2d(const Tensor& x, Size2 kernel, Size2 stride, Size2 padding, bo
   const kernels::Pool2dGeometry g = pool_geometry(x, kernel, stride, padding, ceil_mode, op);
   Tensor y = Tensor::empty({x.size(0), x.size(1), g.OH, g.OW}, x.dtype(), x.context_ptr());
   WSVIS_DISPATCH_FLOATING(x.dtype(), op, [&] {
-    WSVIS_POOL_KERNEL(x, avg_pool2d_forward, x.data<scalar_t>(), g, count_include_pad,
+    WSVIS_KERNEL_CALL(x, avg_pool2d_forward, x.data<scalar_t>(), g, count_include_pad,
                       y.data<scalar_t>());
   });
   if (autograd::needs_record({&x})) {
@@ -103,7 +89,7 @@ Tensor avg_pool2d(const Tensor& x, Size2 kernel, Size2 stride, Size2 padding, bo
         y, op, {x}, [g, count_include_pad, x_shape](const Tensor& gy, const std::vector<bool>&) {
           Tensor gx = Tensor::empty(x_shape, gy.dtype(), gy.context_ptr());
           WSVIS_DISPATCH_FLOATING(gy.dtype(), "avg_pool2d backward", [&] {
-            WSVIS_POOL_KERNEL(gy, avg_pool2d_backward, gy.data<scalar_t>(), g, count_include_pad,
+            WSVIS_KERNEL_CALL(gy, avg_pool2d_backward, gy.data<scalar_t>(), g, count_include_pad,
                               gx.data<scalar_t>());
           });
           return std::vector<Tensor>{gx};
@@ -120,7 +106,7 @@ Tensor global_avg_pool2d(const Tensor& x) {
   const int64_t planes = x.size(0) * x.size(1), HW = x.size(2) * x.size(3);
   Tensor y = Tensor::empty({x.size(0), x.size(1), 1, 1}, x.dtype(), x.context_ptr());
   WSVIS_DISPATCH_FLOATING(x.dtype(), op, [&] {
-    WSVIS_POOL_KERNEL(x, global_avg_pool2d_forward, x.data<scalar_t>(), planes, HW,
+    WSVIS_KERNEL_CALL(x, global_avg_pool2d_forward, x.data<scalar_t>(), planes, HW,
                       y.data<scalar_t>());
   });
   if (autograd::needs_record({&x})) {
@@ -128,7 +114,7 @@ Tensor global_avg_pool2d(const Tensor& x) {
     autograd::record(y, op, {x}, [planes, HW, x_shape](const Tensor& gy, const std::vector<bool>&) {
       Tensor gx = Tensor::empty(x_shape, gy.dtype(), gy.context_ptr());
       WSVIS_DISPATCH_FLOATING(gy.dtype(), "global_avg_pool2d backward", [&] {
-        WSVIS_POOL_KERNEL(gy, global_avg_pool2d_backward, gy.data<scalar_t>(), planes, HW,
+        WSVIS_KERNEL_CALL(gy, global_avg_pool2d_backward, gy.data<scalar_t>(), planes, HW,
                           gx.data<scalar_t>());
       });
       return std::vector<Tensor>{gx};
@@ -137,6 +123,5 @@ Tensor global_avg_pool2d(const Tensor& x) {
   return y;
 }
 
-#undef WSVIS_POOL_KERNEL
 
 }  // namespace wsvis::ops

@@ -9,20 +9,6 @@ namespace wsvis::ops {
 
 namespace {
 
-// Calls kernels::cpu::fn<scalar_t>(args...) or, for a CUDA tensor, kernels::cuda::fn<scalar_t>
-// on its context's stream. Used inside WSVIS_DISPATCH_FLOATING, which binds scalar_t.
-#if WSVIS_WITH_CUDA
-#define WSVIS_UPSAMPLE_KERNEL(tensor, fn, ...)                               \
-  do {                                                                       \
-    if (detail::on_cpu(tensor))                                              \
-      kernels::cpu::fn<scalar_t>(__VA_ARGS__);                               \
-    else                                                                     \
-      kernels::cuda::fn<scalar_t>((tensor).context().stream(), __VA_ARGS__); \
-  } while (0)
-#else
-#define WSVIS_UPSAMPLE_KERNEL(tensor, fn, ...) kernels::cpu::fn<scalar_t>(__VA_ARGS__)
-#endif
-
 struct ResizeDims {
   int64_t planes, H, W, OH, OW;
 };
@@ -45,7 +31,7 @@ Tensor upsample_nearest2d(const Tensor& x, int out_h, int out_w) {
   const ResizeDims d = check_resize(x, out_h, out_w, op);
   Tensor y = Tensor::empty({x.size(0), x.size(1), d.OH, d.OW}, x.dtype(), x.context_ptr());
   WSVIS_DISPATCH_FLOATING(x.dtype(), op, [&] {
-    WSVIS_UPSAMPLE_KERNEL(x, upsample_nearest2d_forward, x.data<scalar_t>(), d.planes, d.H, d.W,
+    WSVIS_KERNEL_CALL(x, upsample_nearest2d_forward, x.data<scalar_t>(), d.planes, d.H, d.W,
                           d.OH, d.OW, y.data<scalar_t>());
   });
   if (autograd::needs_record({&x})) {
@@ -53,7 +39,7 @@ Tensor upsample_nearest2d(const Tensor& x, int out_h, int out_w) {
     autograd::record(y, op, {x}, [d, x_shape](const Tensor& gy, const std::vector<bool>&) {
       Tensor gx = Tensor::empty(x_shape, gy.dtype(), gy.context_ptr());
       WSVIS_DISPATCH_FLOATING(gy.dtype(), "upsample_nearest2d backward", [&] {
-        WSVIS_UPSAMPLE_KERNEL(gy, upsample_nearest2d_backward, gy.data<scalar_t>(), d.planes, d.H,
+        WSVIS_KERNEL_CALL(gy, upsample_nearest2d_backward, gy.data<scalar_t>(), d.planes, d.H,
                               d.W, d.OH, d.OW, gx.data<scalar_t>());
       });
       return std::vector<Tensor>{gx};
@@ -67,7 +53,7 @@ Tensor upsample_bilinear2d(const Tensor& x, int out_h, int out_w, bool align_cor
   const ResizeDims d = check_resize(x, out_h, out_w, op);
   Tensor y = Tensor::empty({x.size(0), x.size(1), d.OH, d.OW}, x.dtype(), x.context_ptr());
   WSVIS_DISPATCH_FLOATING(x.dtype(), op, [&] {
-    WSVIS_UPSAMPLE_KERNEL(x, upsample_bilinear2d_forward, x.data<scalar_t>(), d.planes, d.H, d.W,
+    WSVIS_KERNEL_CALL(x, upsample_bilinear2d_forward, x.data<scalar_t>(), d.planes, d.H, d.W,
                           d.OH, d.OW, align_corners, y.data<scalar_t>());
   });
   if (autograd::needs_record({&x})) {
@@ -76,7 +62,7 @@ Tensor upsample_bilinear2d(const Tensor& x, int out_h, int out_w, bool align_cor
         y, op, {x}, [d, x_shape, align_corners](const Tensor& gy, const std::vector<bool>&) {
           Tensor gx = Tensor::empty(x_shape, gy.dtype(), gy.context_ptr());
           WSVIS_DISPATCH_FLOATING(gy.dtype(), "upsample_bilinear2d backward", [&] {
-            WSVIS_UPSAMPLE_KERNEL(gy, upsample_bilinear2d_backward, gy.data<scalar_t>(), d.planes,
+            WSVIS_KERNEL_CALL(gy, upsample_bilinear2d_backward, gy.data<scalar_t>(), d.planes,
                                   d.H, d.W, d.OH, d.OW, align_corners, gx.data<scalar_t>());
           });
           return std::vector<Tensor>{gx};
@@ -85,6 +71,5 @@ Tensor upsample_bilinear2d(const Tensor& x, int out_h, int out_w, bool align_cor
   return y;
 }
 
-#undef WSVIS_UPSAMPLE_KERNEL
 
 }  // namespace wsvis::ops

@@ -3,6 +3,7 @@
 // shared-memory tree combines the partial sums in a fixed order: no atomics, the same bits on
 // every run.
 #include "engine/cuda_check.h"
+#include "kernels/cuda/block_reduce.cuh"
 #include "kernels/norm.h"
 
 namespace wsvis::kernels::cuda {
@@ -10,26 +11,6 @@ namespace wsvis::kernels::cuda {
 namespace {
 
 constexpr int kReduceThreads = 256;  // power of two: the tree halves it down to one
-
-// Sums `a` and `b` over the block (every thread gets the totals). Deterministic: the tree's
-// pairing depends only on thread indices.
-__device__ void block_sum2(double& a, double& b) {
-  __shared__ double shared_a[kReduceThreads];
-  __shared__ double shared_b[kReduceThreads];
-  shared_a[threadIdx.x] = a;
-  shared_b[threadIdx.x] = b;
-  __syncthreads();
-  for (int half = kReduceThreads / 2; half > 0; half >>= 1) {
-    if (threadIdx.x < half) {
-      shared_a[threadIdx.x] += shared_a[threadIdx.x + half];
-      shared_b[threadIdx.x] += shared_b[threadIdx.x + half];
-    }
-    __syncthreads();
-  }
-  a = shared_a[0];
-  b = shared_b[0];
-  __syncthreads();  // the shared arrays may be reused by the caller's next reduction
-}
 
 // Element j of channel c's (N, S) slice, in (N, C, S) layout.
 __device__ inline int64_t channel_element(int64_t j, int64_t c, int64_t C, int64_t S) {
@@ -44,7 +25,7 @@ __global__ void stats_kernel(const T* x, int64_t N, int64_t C, int64_t S, T* mea
   double sum = 0, unused = 0;
   for (int64_t j = threadIdx.x; j < count; j += blockDim.x)
     sum += static_cast<double>(x[channel_element(j, c, C, S)]);
-  block_sum2(sum, unused);
+  detail::block_tree_sum2<kReduceThreads>(sum, unused);
   const double m = count > 0 ? sum / static_cast<double>(count) : 0.0;
   double sq = 0;
   unused = 0;
@@ -52,7 +33,7 @@ __global__ void stats_kernel(const T* x, int64_t N, int64_t C, int64_t S, T* mea
     const double d = static_cast<double>(x[channel_element(j, c, C, S)]) - m;
     sq += d * d;
   }
-  block_sum2(sq, unused);
+  detail::block_tree_sum2<kReduceThreads>(sq, unused);
   if (threadIdx.x == 0) {
     mean[c] = static_cast<T>(m);
     var[c] = static_cast<T>(count > 0 ? sq / static_cast<double>(count) : 0.0);
@@ -101,7 +82,7 @@ __global__ void backward_reduce_kernel(const T* grad_y, const T* x, const T* mea
     sg += g;
     sgx += g * (static_cast<double>(x[i]) - m) * r;
   }
-  block_sum2(sg, sgx);
+  detail::block_tree_sum2<kReduceThreads>(sg, sgx);
   if (threadIdx.x == 0) {
     sum_g[c] = static_cast<T>(sg);
     sum_g_xhat[c] = static_cast<T>(sgx);

@@ -25,6 +25,29 @@ inline int row_threads(int64_t R, int64_t rows) {
   return static_cast<int>(t);
 }
 
+// Sums two doubles over a block of kThreads threads (a power of two) through a shared-memory
+// tree, in an order fixed by thread indices: the batch- and group-norm statistics use it so
+// every run gives the same bits. Every thread gets both totals.
+template <int kThreads>
+__device__ void block_tree_sum2(double& a, double& b) {
+  static_assert((kThreads & (kThreads - 1)) == 0, "the tree halves kThreads down to one");
+  __shared__ double shared_a[kThreads];
+  __shared__ double shared_b[kThreads];
+  shared_a[threadIdx.x] = a;
+  shared_b[threadIdx.x] = b;
+  __syncthreads();
+  for (int half = kThreads / 2; half > 0; half >>= 1) {
+    if (threadIdx.x < half) {
+      shared_a[threadIdx.x] += shared_a[threadIdx.x + half];
+      shared_b[threadIdx.x] += shared_b[threadIdx.x + half];
+    }
+    __syncthreads();
+  }
+  a = shared_a[0];
+  b = shared_b[0];
+  __syncthreads();  // the shared arrays may be reused by the caller's next reduction
+}
+
 template <typename T>
 __device__ inline T warp_sum(T v) {
   for (int offset = 16; offset > 0; offset >>= 1) v += __shfl_xor_sync(kFullMask, v, offset);

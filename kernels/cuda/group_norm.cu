@@ -3,6 +3,7 @@
 // bias gradients: one block per channel. Each thread sums a fixed strided subset in double and
 // a shared-memory tree combines the partial sums in a fixed order: no atomics, deterministic.
 #include "engine/cuda_check.h"
+#include "kernels/cuda/block_reduce.cuh"
 #include "kernels/norm.h"
 
 namespace wsvis::kernels::cuda {
@@ -11,32 +12,13 @@ namespace {
 
 constexpr int kReduceThreads = 256;  // power of two: the tree halves it down to one
 
-// Sums `a` and `b` over the block (every thread gets the totals), in a fixed order.
-__device__ void block_sum2(double& a, double& b) {
-  __shared__ double shared_a[kReduceThreads];
-  __shared__ double shared_b[kReduceThreads];
-  shared_a[threadIdx.x] = a;
-  shared_b[threadIdx.x] = b;
-  __syncthreads();
-  for (int half = kReduceThreads / 2; half > 0; half >>= 1) {
-    if (threadIdx.x < half) {
-      shared_a[threadIdx.x] += shared_a[threadIdx.x + half];
-      shared_b[threadIdx.x] += shared_b[threadIdx.x + half];
-    }
-    __syncthreads();
-  }
-  a = shared_a[0];
-  b = shared_b[0];
-  __syncthreads();  // the shared arrays may be reused by the caller's next reduction
-}
-
 template <typename T>
 __global__ void stats_kernel(const T* x, int64_t D, double eps, T* mean, T* inv_std) {
   const int64_t ng = blockIdx.x;
   const T* group = x + ng * D;
   double sum = 0, unused = 0;
   for (int64_t j = threadIdx.x; j < D; j += blockDim.x) sum += static_cast<double>(group[j]);
-  block_sum2(sum, unused);
+  detail::block_tree_sum2<kReduceThreads>(sum, unused);
   const double m = sum / static_cast<double>(D);
   double sq = 0;
   unused = 0;
@@ -44,7 +26,7 @@ __global__ void stats_kernel(const T* x, int64_t D, double eps, T* mean, T* inv_
     const double d = static_cast<double>(group[j]) - m;
     sq += d * d;
   }
-  block_sum2(sq, unused);
+  detail::block_tree_sum2<kReduceThreads>(sq, unused);
   if (threadIdx.x == 0) {
     mean[ng] = static_cast<T>(m);
     inv_std[ng] = static_cast<T>(1.0 / sqrt(sq / static_cast<double>(D) + eps));
@@ -82,7 +64,7 @@ __global__ void backward_reduce_kernel(const T* grad_y, const T* x, const T* mea
     sd += dxhat;
     sdx += dxhat * (static_cast<double>(x[i]) - m) * r;
   }
-  block_sum2(sd, sdx);
+  detail::block_tree_sum2<kReduceThreads>(sd, sdx);
   if (threadIdx.x == 0) {
     sum_dxhat[ng] = static_cast<T>(sd);
     sum_dxhat_xhat[ng] = static_cast<T>(sdx);
@@ -124,7 +106,7 @@ __global__ void backward_params_kernel(const T* grad_y, const T* x, const T* mea
     sgx += g * (static_cast<double>(x[i]) - static_cast<double>(mean[ng])) *
            static_cast<double>(inv_std[ng]);
   }
-  block_sum2(sg, sgx);
+  detail::block_tree_sum2<kReduceThreads>(sg, sgx);
   if (threadIdx.x == 0) {
     grad_weight[c] = static_cast<T>(sgx);
     grad_bias[c] = static_cast<T>(sg);
