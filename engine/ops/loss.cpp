@@ -2,6 +2,7 @@
 
 #include <string>
 
+#include "engine/ops/elementwise.h"
 #include "engine/ops/op_utils.h"
 #include "engine/ops/shape.h"
 #include "kernels/loss.h"
@@ -129,9 +130,9 @@ Tensor bce_with_logits(const Tensor& logits, const Tensor& targets, const Tensor
     detail::check_floating(weight, op, "weight");
     detail::check_same_dtype(op, logits, weight);
     check_constant_weight(weight, op, "weight");
-    weight_full = weight.shape() == logits.shape()
-                      ? weight
-                      : detail::broadcast_copy(weight, logits.shape(), op, "weight");
+    WSVIS_CHECK(detail::broadcast_shapes(weight.shape(), logits.shape(), op) == logits.shape(), op,
+                ": weight ", weight.shape_str(), " cannot broadcast to logits ", logits.shape_str());
+    weight_full = weight.shape() == logits.shape() ? weight : detail::broadcast_to(weight, logits.shape());
   }
   return pointwise_loss(op, PointwiseKind::bce_logits, PointwiseParams{}, logits, targets,
                         weight_full, elementwise_plan(logits, reduction));

@@ -153,28 +153,6 @@ void check_index_range(const Tensor& index, int64_t size, bool has_ignore, int64
                         : ::wsvis::detail::concat(" (valid: [0, ", size, "))"));
 }
 
-Tensor broadcast_copy(const Tensor& a, const Shape& shape, const char* op, const char* what) {
-  const int nd = static_cast<int>(shape.size());
-  WSVIS_CHECK(a.dim() <= nd, op, ": ", what, " ", a.shape_str(), " cannot broadcast to ",
-              wsvis::shape_str(shape));
-  const std::vector<int64_t> a_strides = contiguous_strides(a.shape());
-  const std::vector<int64_t> out_strides = contiguous_strides(shape);
-  CopyLayout l;
-  l.ndim = nd;
-  for (int d = 0; d < nd; ++d) {
-    const int ad = d - (nd - a.dim());
-    const int64_t as = ad >= 0 ? a.size(ad) : 1;
-    WSVIS_CHECK(as == 1 || as == shape[static_cast<size_t>(d)], op, ": ", what, " ",
-                a.shape_str(), " cannot broadcast to ", wsvis::shape_str(shape));
-    l.sizes[d] = shape[static_cast<size_t>(d)];
-    l.src_strides[d] = (ad >= 0 && as != 1) ? a_strides[static_cast<size_t>(ad)] : 0;
-    l.dst_strides[d] = out_strides[static_cast<size_t>(d)];
-  }
-  Tensor out = Tensor::empty(shape, a.dtype(), a.context_ptr());
-  strided_copy(a, 0, out, 0, l);
-  return out;
-}
-
 }  // namespace detail
 
 Tensor reshape(const Tensor& a, const Shape& shape) {

@@ -49,9 +49,6 @@ namespace detail {
 // has_ignore). Costs one small device-to-host copy on CUDA.
 void check_index_range(const Tensor& index, int64_t size, bool has_ignore, int64_t ignore,
                        const char* op, const char* what);
-
-// a copied into `shape` under numpy broadcasting (a's dims right-aligned, each 1 or equal).
-Tensor broadcast_copy(const Tensor& a, const Shape& shape, const char* op, const char* what);
 }  // namespace detail
 
 }  // namespace wsvis::ops
