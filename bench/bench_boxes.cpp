@@ -1,8 +1,8 @@
 // Boxes family (no NMS; see bench_nms.cpp): pairwise box IoU, mask IoU/IoM matrices, class-
 // specific box decoding and P2 anchors. Each entry validates the CUDA twin against the CPU twin
 // on the same inputs, then times it; without a GPU the CPU twin is timed at the same sizes
-// (they are small). Besides the harness's line, each entry prints bytes moved, GB/s and the
-// fraction of the measured device-to-device copy bandwidth (boxes_copy_gbps below).
+// (they are small). The harness reports bytes moved, GB/s and the fraction of the measured
+// copy bandwidth.
 // PyTorch/torchvision twins: scripts/torch_bench/nms.py (same result names).
 #include <cstdio>
 #include <cstring>
@@ -21,38 +21,6 @@
 #endif
 
 namespace wsvis::bench {
-
-// Measured copy bandwidth (GB/s, bytes read + written) of a 512 MiB device-to-device
-// cudaMemcpyAsync timed by the harness; on the CPU, a 256 MiB memcpy. Measured once per run.
-// Shared with bench_nms.cpp.
-double boxes_copy_gbps(Runner& r) {
-  static double cached = 0;
-  if (cached > 0) return cached;
-  const size_t bytes = r.gpu() ? (size_t(512) << 20) : (size_t(256) << 20);
-  const ContextPtr& ctx = r.ctx();
-  Tensor src = Tensor::zeros({int64_t(bytes)}, DType::u8, ctx);
-  Tensor dst = Tensor::empty({int64_t(bytes)}, DType::u8, ctx);
-  std::function<void()> copy = [&] {
-    std::memcpy(dst.data<uint8_t>(), src.data<uint8_t>(), bytes);
-  };
-#if WSVIS_WITH_CUDA
-  if (r.gpu())
-    copy = [&] {
-      CUDA_CHECK(cudaMemcpyAsync(dst.data<uint8_t>(), src.data<uint8_t>(), bytes,
-                                 cudaMemcpyDeviceToDevice, ctx->stream()));
-    };
-#endif
-  const Measurement m = r.time(copy, 2, 10);
-  cached = 2.0 * double(bytes) / (m.median_ms * 1e-3) / 1e9;
-  std::printf("  measured copy bandwidth: %.1f GB/s (read + write)\n", cached);
-  return cached;
-}
-
-void print_bandwidth(Runner& r, const std::string& name, double bytes, const Measurement& m) {
-  const double gbps = bytes / (m.median_ms * 1e-3) / 1e9;
-  std::printf("  %s: %.1f MB moved, %.1f GB/s = %.1f%% of measured copy bandwidth\n",
-              name.c_str(), bytes / 1e6, gbps, 100.0 * gbps / boxes_copy_gbps(r));
-}
 
 namespace {
 
@@ -100,8 +68,8 @@ void run_box_iou(Runner& r, int64_t n, int64_t m) {
   }
 #endif
   const Measurement t = r.time(fn, 3, r.gpu() ? 50 : 5);
-  print_bandwidth(r, name, double(n + m) * 16 + double(n) * m * 4, t);
-  r.report({name, shapes({{"a", {n, 4}}, {"b", {m, 4}}}), "fp32", t, 0.0});
+  r.report({name, shapes({{"a", {n, 4}}, {"b", {m, 4}}}), "fp32", t, 0.0,
+            double(n + m) * 16 + double(n) * m * 4});
 }
 
 void run_mask_overlap(Runner& r, int64_t k, int64_t l, int64_t h, int64_t w) {
@@ -114,7 +82,8 @@ void run_mask_overlap(Runner& r, int64_t k, int64_t l, int64_t h, int64_t w) {
   auto fill = [&](std::vector<uint8_t>& m, int64_t count) {
     for (int64_t i = 0; i < count; ++i) {
       const int64_t y0 = int64_t(u(rng) * h * 0.5), x0 = int64_t(u(rng) * w * 0.5);
-      const int64_t y1 = y0 + 1 + int64_t(u(rng) * h * 0.5), x1 = x0 + 1 + int64_t(u(rng) * w * 0.5);
+      const int64_t y1 = y0 + 1 + int64_t(u(rng) * h * 0.5),
+                    x1 = x0 + 1 + int64_t(u(rng) * w * 0.5);
       for (int64_t y = y0; y < y1; ++y)
         for (int64_t x = x0; x < x1; ++x) m[size_t((i * h + y) * w + x)] = 1;
     }
@@ -127,8 +96,8 @@ void run_mask_overlap(Runner& r, int64_t k, int64_t l, int64_t h, int64_t w) {
   Tensor iou = Tensor::empty({k, l}, DType::f32, ctx), iom = Tensor::empty({k, l}, DType::f32, ctx);
   std::vector<char> cws(kc::mask_overlap_workspace_bytes(k, l, h * w) + 64);
   std::function<void()> fn = [&] {
-    kc::mask_overlap<float>(ta.data<uint8_t>(), k, tb.data<uint8_t>(), l, h * w,
-                            iou.data<float>(), iom.data<float>(), cws.data(), cws.size());
+    kc::mask_overlap<float>(ta.data<uint8_t>(), k, tb.data<uint8_t>(), l, h * w, iou.data<float>(),
+                            iom.data<float>(), cws.data(), cws.size());
   };
 #if WSVIS_WITH_CUDA
   Tensor gws;
@@ -147,13 +116,14 @@ void run_mask_overlap(Runner& r, int64_t k, int64_t l, int64_t h, int64_t w) {
     fn();
     ctx->synchronize();
     // Integer counts divided in double on both twins: identical.
-    if (!r.validate(name + " iou", iou, ref_iou, 0.0) || !r.validate(name + " iom", iom, ref_iom, 0.0))
+    if (!r.validate(name + " iou", iou, ref_iou, 0.0) ||
+        !r.validate(name + " iom", iom, ref_iom, 0.0))
       return;
   }
 #endif
   const Measurement t = r.time(fn, 3, r.gpu() ? 50 : 3);
-  print_bandwidth(r, name, double(k + l) * h * w + double(k) * l * 8, t);
-  r.report({name, shapes({{"a", {k, h, w}}, {"b", {l, h, w}}}), "u8", t, 0.0});
+  r.report({name, shapes({{"a", {k, h, w}}, {"b", {l, h, w}}}), "u8", t, 0.0,
+            double(k + l) * h * w + double(k) * l * 8});
 }
 
 void run_box_decode(Runner& r, int64_t n, int64_t classes) {
@@ -173,8 +143,8 @@ void run_box_decode(Runner& r, int64_t n, int64_t classes) {
 #if WSVIS_WITH_CUDA
   if (r.gpu()) {
     fn = [&] {
-      kernels::cuda::box_decode(ctx->stream(), tb.data<float>(), td.data<float>(), n, classes,
-                                wts, out.data<float>());
+      kernels::cuda::box_decode(ctx->stream(), tb.data<float>(), td.data<float>(), n, classes, wts,
+                                out.data<float>());
     };
     Tensor ref = Tensor::empty({n, classes * 4}, DType::f32, r.cpu_ctx());
     kc::box_decode(boxes.data(), deltas.data(), n, classes, wts, ref.data<float>());
@@ -184,8 +154,8 @@ void run_box_decode(Runner& r, int64_t n, int64_t classes) {
   }
 #endif
   const Measurement t = r.time(fn, 3, r.gpu() ? 50 : 5);
-  print_bandwidth(r, name, double(n) * 16 + 2.0 * n * classes * 16, t);
-  r.report({name, shapes({{"boxes", {n, 4}}, {"deltas", {n, classes * 4}}}), "fp32", t, 0.0});
+  r.report({name, shapes({{"boxes", {n, 4}}, {"deltas", {n, classes * 4}}}), "fp32", t, 0.0,
+            double(n) * 16 + 2.0 * n * classes * 16});
 }
 
 void run_anchors(Runner& r, int64_t h, int64_t w) {
@@ -205,8 +175,7 @@ void run_anchors(Runner& r, int64_t h, int64_t w) {
   }
 #endif
   const Measurement t = r.time(fn, 3, r.gpu() ? 50 : 5);
-  print_bandwidth(r, name, double(h) * w * 3 * 16, t);
-  r.report({name, shapes({{"anchors", {h * w * 3, 4}}}), "fp32", t, 0.0});
+  r.report({name, shapes({{"anchors", {h * w * 3, 4}}}), "fp32", t, 0.0, double(h) * w * 3 * 16});
 }
 
 // Sizes: box IoU of 2,048 x 2,048 (RPN-scale matching), the MaskConsist mask matrices (100

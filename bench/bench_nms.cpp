@@ -17,9 +17,6 @@
 
 namespace wsvis::bench {
 
-double boxes_copy_gbps(Runner& r);  // bench_boxes.cpp
-void print_bandwidth(Runner& r, const std::string& name, double bytes, const Measurement& m);
-
 namespace {
 
 namespace kc = kernels::cpu;
@@ -64,8 +61,8 @@ void run_batched(Runner& r, const std::string& prefix, const std::string& suffix
   make_boxes(rng, batch, per_image, boxes, scores);
   std::vector<int32_t> labels(size_t(batch * per_image));
   for (int64_t i = 0; i < batch * per_image; ++i)
-    labels[size_t(i)] = level_labels ? int32_t((i % per_image) * labels_n / per_image)
-                                     : int32_t(rng() % labels_n);
+    labels[size_t(i)] =
+        level_labels ? int32_t((i % per_image) * labels_n / per_image) : int32_t(rng() % labels_n);
   const ContextPtr& ctx = r.ctx();
   const Tensor tb = Tensor::from_vector(boxes, {batch, per_image, 4}, ctx);
   const Tensor ts = Tensor::from_vector(scores, {batch, per_image}, ctx);
@@ -113,13 +110,13 @@ void run_batched(Runner& r, const std::string& prefix, const std::string& suffix
   // written once and read at most once.
   const int64_t k = opt.candidate_limit < 0 ? per_image : std::min(opt.candidate_limit, per_image);
   const double bit_matrix = double(batch) * k * ((k + 63) / 64) * 8.0;
-  print_bandwidth(r, name, double(batch) * per_image * (16 + 4 + 4 + 4 + 1) + bit_matrix, t);
-  r.report({name, shapes({{"boxes", {batch, per_image, 4}}}), "fp32", t, 0.0});
+  r.report({name, shapes({{"boxes", {batch, per_image, 4}}}), "fp32", t, 0.0,
+            double(batch) * per_image * (16 + 4 + 4 + 4 + 1) + bit_matrix});
 }
 
 void run_mask_nms(Runner& r, int64_t n, int64_t h, int64_t w) {
-  const std::string name = "mask_iom_nms/" + std::to_string(n) + "x" + std::to_string(h) + "x" +
-                           std::to_string(w);
+  const std::string name =
+      "mask_iom_nms/" + std::to_string(n) + "x" + std::to_string(h) + "x" + std::to_string(w);
   std::mt19937 rng(9);
   std::uniform_real_distribution<double> u(0, 1);
   std::vector<uint8_t> masks(size_t(n * h * w), 0);
@@ -151,7 +148,8 @@ void run_mask_nms(Runner& r, int64_t n, int64_t h, int64_t w) {
                                   0.5, keep.data<int32_t>(), count.data<int32_t>(),
                                   gws.data<uint8_t>(), bytes);
     };
-    Tensor rk = Tensor::empty({n}, DType::i32, r.cpu_ctx()), rc = Tensor::empty({1}, DType::i32, r.cpu_ctx());
+    Tensor rk = Tensor::empty({n}, DType::i32, r.cpu_ctx()),
+           rc = Tensor::empty({1}, DType::i32, r.cpu_ctx());
     run_cpu(masks.data(), scores.data(), rk, rc);
     fn();
     ctx->synchronize();
@@ -160,8 +158,8 @@ void run_mask_nms(Runner& r, int64_t n, int64_t h, int64_t w) {
   }
 #endif
   const Measurement t = r.time(fn, 3, r.gpu() ? 50 : 3);
-  print_bandwidth(r, name, double(n) * h * w + double(n) * n * 4, t);
-  r.report({name, shapes({{"masks", {n, h, w}}}), "u8", t, 0.0});
+  r.report(
+      {name, shapes({{"masks", {n, h, w}}}), "u8", t, 0.0, double(n) * h * w + double(n) * n * 4});
 }
 
 kernels::NmsOptions rpn_options() {
@@ -181,8 +179,7 @@ const Registrar rpn("nms/batched_rpn", [](Runner& r) {
   run_batched(r, "nms_batched/", "_rpn", r.gpu() ? 8 : 2, 5000, 5, true, rpn_options());
 });
 const Registrar cls("nms/batched_cls80", [](Runner& r) {
-  run_batched(r, "nms_batched/", "_cls80", r.gpu() ? 8 : 2, 5000, 80, false,
-              box_head_options());
+  run_batched(r, "nms_batched/", "_cls80", r.gpu() ? 8 : 2, 5000, 80, false, box_head_options());
 });
 const Registrar single("nms/single_1000", [](Runner& r) {
   kernels::NmsOptions o;

@@ -42,7 +42,9 @@ struct Result {
   std::string shape;      // human-readable operand shapes
   std::string precision;  // "tf32", "fp32", "fp64"
   Measurement time;
-  double flops = 0;
+  double flops = 0;  // compute-bound entries: judged as TFLOP/s against the GEMM ceiling
+  double bytes = 0;  // bandwidth-bound entries (flops 0): bytes read + written, judged as GB/s
+                     // against the measured copy bandwidth
 };
 
 class Runner {
@@ -75,6 +77,10 @@ class Runner {
   // the CPU), measured once per precision on first use: the "measured ceiling".
   double measured_gemm_ceiling(bool tf32);
 
+  // Bytes per second (read + written) of a large SM copy kernel on the GPU, or memcpy on the
+  // CPU, measured once on first use: the ceiling of bandwidth-bound entries, in GB/s.
+  double measured_copy_bandwidth();
+
   // Prints the result with its throughput and fractions of the ceilings, appends a JSON line.
   void report(const Result& result);
 
@@ -86,7 +92,8 @@ class Runner {
   std::string device_name_;
   void* flush_buffer_ = nullptr;
   size_t flush_bytes_ = 0;
-  double ceiling_tf32_ = 0, ceiling_fp32_ = 0;
+  double ceiling_tf32_ = 0, ceiling_fp32_ = 0, copy_gbps_ = 0;
+  bool validated_ = false;  // a validate() passed since the last report(): written to the JSON
   std::unique_ptr<std::ofstream> json_;
 };
 
