@@ -13,26 +13,6 @@
 namespace wsvis::bench {
 namespace {
 
-// Copy bandwidth (read + write bytes per second) of kernels::*::cast<float, float>, measured
-// once per process (the same protocol as bench_warp.cpp): the ceiling a bandwidth-bound kernel
-// is compared with.
-double copy_gbps(Runner& r) {
-  static double cached = 0;
-  if (cached > 0) return cached;
-  const int64_t n = r.gpu() ? (int64_t(64) << 20) : (int64_t(16) << 20);
-  Tensor a = Tensor::zeros({n}, DType::f32, r.ctx()), b = Tensor::zeros({n}, DType::f32, r.ctx());
-  std::function<void()> copy = [&] { kernels::cpu::cast(b.data<float>(), a.data<float>(), n); };
-#if WSVIS_WITH_CUDA
-  if (r.gpu())
-    copy = [&] { kernels::cuda::cast(r.ctx()->stream(), b.data<float>(), a.data<float>(), n); };
-#endif
-  const Measurement m = r.time(copy, 3, 20);
-  cached = 2.0 * double(n) * sizeof(float) / (m.min_ms * 1e-3) / 1e9;
-  std::printf("  (measured copy bandwidth: %.0f GB/s, float copy of %lld MiB)\n", cached,
-              static_cast<long long>(n * 4 >> 20));
-  return cached;
-}
-
 void run_components(Runner& r, int64_t N, int64_t H, int64_t W, int connectivity) {
   const std::string name = "components/" + std::to_string(N) + "x" + std::to_string(H) + "x" +
                            std::to_string(W) + "_conn" + std::to_string(connectivity);
@@ -77,11 +57,7 @@ void run_components(Runner& r, int64_t N, int64_t H, int64_t W, int connectivity
   const Measurement m = r.time(label, r.gpu() ? 5 : 1, r.gpu() ? 50 : 5);
   // Bytes: the mask read and the labels written once (the floor; the passes re-read labels).
   const double bytes = double(N) * H * W * (1 + 4) + double(N) * 4;
-  const double gbps = bytes / (m.median_ms * 1e-3) / 1e9;
-  std::printf("  %s: %.1f MB moved (mask in + labels out), %.0f GB/s = %.1f%% of measured copy "
-              "bandwidth\n",
-              name.c_str(), bytes / 1e6, gbps, 100 * gbps / copy_gbps(r));
-  r.report({name, shapes({{"mask", {N, H, W}}}), "u8", m, 0.0});
+  r.report({name, shapes({{"mask", {N, H, W}}}), "u8", m, 0.0, bytes});
 }
 
 const Registrar four("components/8x512x512_conn4", [](Runner& r) {
