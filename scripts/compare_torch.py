@@ -144,11 +144,42 @@ def gemm_entries(timer):
                      flops)
 
 
-# Later families append here: (group name, function(timer)).
+# Conv and GEMM are timed here; the kernel families keep their twins in scripts/torch_bench/
+# (one module each, exposing run(args) -> rows with the wsvis entry names).
 ENTRIES = [
     ("conv2d", conv_entries),
     ("gemm", gemm_entries),
 ]
+FAMILY_MODULES = ["warp", "roi_align", "nms", "assign"]
+
+
+def run_family_modules(args, json_path):
+    """Runs each scripts/torch_bench/<family>.py twin and appends its rows as JSON lines."""
+    import importlib.util
+    import json
+    import os
+    import traceback
+    here = os.path.join(os.path.dirname(os.path.abspath(__file__)), "torch_bench")
+    failed = 0
+    for family in FAMILY_MODULES:
+        if args.filter not in family:
+            continue
+        spec = importlib.util.spec_from_file_location(f"torch_bench_{family}",
+                                                      os.path.join(here, family + ".py"))
+        module = importlib.util.module_from_spec(spec)
+        try:
+            spec.loader.exec_module(module)
+            rows = module.run(args)
+        except Exception:  # one family's failure must not hide the others' numbers
+            print(f"torch_bench/{family}.py failed:\n{traceback.format_exc()}")
+            failed += 1
+            continue
+        for row in rows:
+            print(f"{row['name']:<44} {row['time_ms']:10.4f} ms  (torch_bench/{family})")
+            if json_path:
+                with open(json_path, "a") as f:
+                    f.write(json.dumps(dict(row, source=f"torch_bench/{family}")) + "\n")
+    return failed
 
 
 def main():
@@ -162,6 +193,8 @@ def main():
     for group, fn in ENTRIES:
         if args.filter in group:
             fn(timer)
+    if run_family_modules(args, args.json):
+        raise SystemExit(1)
 
 
 if __name__ == "__main__":
