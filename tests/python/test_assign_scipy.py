@@ -11,6 +11,7 @@ also works). Runs the CPU solver in double and float, and the CUDA solver when t
 device. Exit status: 0 all match, 1 a mismatch or a missing tool, 77 numpy/scipy unavailable.
 """
 import importlib
+import importlib.util
 import json
 import os
 import struct

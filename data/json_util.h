@@ -1,0 +1,74 @@
+// JSON reading helpers for the data layer: every accessor knows which file and which field
+// it is looking at, so a bad value turns into a wsvis::InputError such as
+//   "train.json: annotations[3].video_id must be an integer, got string \"7\"".
+// Internal to data/ (the readers in ytvis.cpp and coco.cpp); callers use those.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+#include "data/segmentation.h"
+
+namespace wsvis::data::json {
+
+using Json = nlohmann::json;
+
+// A location inside a file: the file path and a field path like "annotations[3].bbox".
+class Where {
+ public:
+  Where(const std::string& file, std::string loc = "") : file_(&file), loc_(std::move(loc)) {}
+  Where key(const std::string& k) const { return Where(*file_, loc_.empty() ? k : loc_ + "." + k); }
+  Where index(size_t i) const { return Where(*file_, loc_ + "[" + std::to_string(i) + "]"); }
+  const std::string& file() const { return *file_; }
+  const std::string& loc() const { return loc_; }
+  // Throws InputError "<file>: <loc> <what>" (or "<file>: <what>" at the top level).
+  [[noreturn]] void fail(const std::string& what) const;
+
+ private:
+  const std::string* file_;
+  std::string loc_;
+};
+
+// A short description of a value for messages: `string "abc"`, `number 1.5`, `null`, ...
+std::string describe(const Json& j);
+
+// Parses the file; InputError naming the file for a missing file or malformed JSON.
+Json parse_file(const std::string& path);
+// Writes compact JSON atomically (temp file + rename).
+void write_file(const std::string& path, const Json& j);
+
+const Json& require_object(const Json& j, const Where& w);
+const Json& require_array(const Json& j, const Where& w);
+// obj[key]; "is missing" when absent. `obj` must be an object (w is its location).
+const Json& require(const Json& obj, const char* key, const Where& w);
+// obj[key] or nullptr when absent.
+const Json* find(const Json& obj, const char* key);
+
+// Integers accept integral JSON numbers (7 or 7.0); iscrowd-style flags also accept booleans.
+int64_t get_int(const Json& j, const Where& w);
+int get_int32(const Json& j, const Where& w);
+int64_t get_nonneg_int(const Json& j, const Where& w);
+double get_number(const Json& j, const Where& w);  // finite numbers only
+std::string get_string(const Json& j, const Where& w);
+int get_flag(const Json& j, const Where& w);       // 0/1 or false/true
+
+// [x, y, w, h] of 4 finite numbers.
+BoxXywh get_box(const Json& j, const Where& w);
+
+// A segmentation: an RLE object {"size": [h, w], "counts": "string" | [ints]} or a list of
+// polygons [[x0, y0, x1, y1, ...], ...]. RLE size must equal (expect_h, expect_w) and its
+// counts must sum to h*w. `context` names the owner for size mismatches ("video 7").
+Segmentation get_segmentation(const Json& j, const Where& w, int expect_h, int expect_w,
+                              const std::string& context);
+// An RLE object only (results files).
+Rle get_rle(const Json& j, const Where& w, int expect_h, int expect_w, const std::string& context,
+            bool* compressed = nullptr);
+
+Json to_json(const Segmentation& s);
+Json rle_to_json(const Rle& r, bool compressed);
+Json box_to_json(const BoxXywh& b);
+
+}  // namespace wsvis::data::json
