@@ -13,7 +13,7 @@
 // keeps the caller's order in the header, which the reader returns.
 //
 // Loading wsvis state into modules (load_state_dict) and training-state resume live in
-// engine/checkpoint.h.
+// layers/checkpoint.h.
 #pragma once
 
 #include <cstdint>

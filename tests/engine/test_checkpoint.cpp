@@ -1,5 +1,5 @@
 // Tests of safetensors read/write (engine/safetensors.h), load_state_dict and training-state
-// save/resume (engine/checkpoint.h): round trips of every dtype incl. 0-d and empty tensors,
+// save/resume (layers/checkpoint.h): round trips of every dtype incl. 0-d and empty tensors,
 // the format's layout rules, atomic writes, every malformed-file error one by one, load reports.
 #include <unistd.h>
 
@@ -11,7 +11,7 @@
 #include <string>
 #include <vector>
 
-#include "engine/checkpoint.h"
+#include "layers/checkpoint.h"
 #include "engine/optim/sgd.h"
 #include "layers/module.h"
 #include "tests/support/testing.h"

@@ -19,7 +19,7 @@
 #include <string>
 
 #include "data/toy_shapes.h"
-#include "engine/checkpoint.h"
+#include "layers/checkpoint.h"
 #include "engine/ops.h"
 #include "engine/optim/schedule.h"
 #include "engine/optim/sgd.h"

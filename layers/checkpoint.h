@@ -6,8 +6,8 @@
 //   auto file = load_safetensors("resnet50.safetensors", nullptr);
 //   LoadReport r = load_state_dict(backbone, file, /*strict=*/false, {"fc."});
 //
-// engine/ declares these against layers::Module by forward declaration; the definitions
-// (engine/checkpoint.cpp) use layers/module.h.
+// It lives in layers/ because it reads and writes modules; the file format itself, which knows
+// nothing of modules, is engine/safetensors.h.
 #pragma once
 
 #include <cstdint>

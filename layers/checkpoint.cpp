@@ -1,4 +1,4 @@
-#include "engine/checkpoint.h"
+#include "layers/checkpoint.h"
 
 #include <cstdio>
 #include <sstream>
