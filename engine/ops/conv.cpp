@@ -1,5 +1,6 @@
 #include "engine/ops/conv.h"
 
+#include <algorithm>
 #include <vector>
 
 #include "engine/ops/op_utils.h"
@@ -40,54 +41,156 @@ ConvShape conv_shape(const Tensor& x, const Tensor& w, const Tensor& y, const Co
   return s;
 }
 
-// Per image and group: y_g (Kg, PQ) = w_g (Kg, Cg*kh*kw) * columns(x_g) (Cg*kh*kw, PQ).
+// The CPU passes run one GEMM per group over a chunk of images at once: the columns of nc
+// images side by side form a (Cg*kh*kw, nc*PQ) matrix. With small planes (a 16x16 input gives
+// layer4 of a ResNet a 1x1 plane) one GEMM per image has an inner dimension of a few columns
+// and re-reads the whole weight matrix per image; chunking makes that dimension at least
+// kMinGemmColumns wide. A chunk's scratch stays within kChunkScratchBytes.
+constexpr int64_t kMinGemmColumns = 1024;
+constexpr int64_t kChunkScratchBytes = int64_t(32) << 20;
+
+template <typename T>
+int64_t images_per_chunk(const ConvShape& s) {
+  const int64_t plane = std::max<int64_t>(s.plane(), 1);
+  int64_t nc = (kMinGemmColumns + plane - 1) / plane;
+  const int64_t per_image = (s.col_rows() + s.Kg) * plane * int64_t(sizeof(T));
+  nc = std::min(nc, std::max<int64_t>(1, kChunkScratchBytes / std::max<int64_t>(per_image, 1)));
+  return std::max<int64_t>(1, std::min(nc, s.N));
+}
+
+// Columns of group g of images [n0, n0 + nc) into cols (CR, nc*PQ): image i fills columns
+// [i*PQ, (i+1)*PQ). `scratch` holds one image's (CR, PQ) columns.
+template <typename T>
+void gather_columns(const ConvShape& s, const T* x, int64_t g, int64_t n0, int64_t nc, T* cols,
+                    T* scratch) {
+  const int64_t PQ = s.plane(), CR = s.col_rows(), ld = nc * PQ;
+  for (int64_t i = 0; i < nc; ++i) {
+    const T* x_g = x + ((n0 + i) * s.C + g * s.Cg) * s.H * s.W;
+    const T* image_cols = x_g;  // pointwise: the image is its own (Cg, PQ) column matrix
+    if (!s.pointwise) {
+      kernels::cpu::im2col(x_g, s.geom, scratch);
+      image_cols = scratch;
+    }
+    for (int64_t r = 0; r < CR; ++r)
+      std::copy(image_cols + r * PQ, image_cols + (r + 1) * PQ, cols + r * ld + i * PQ);
+  }
+}
+
+// Rows [g*Kg, (g+1)*Kg) of images [n0, n0 + nc) of t (N, K, PQ) <-> m (Kg, nc*PQ).
+template <typename T>
+void gather_rows(const ConvShape& s, const T* t, int64_t g, int64_t n0, int64_t nc, T* m) {
+  const int64_t PQ = s.plane(), ld = nc * PQ;
+  for (int64_t i = 0; i < nc; ++i)
+    for (int64_t k = 0; k < s.Kg; ++k) {
+      const T* row = t + ((n0 + i) * s.K + g * s.Kg + k) * PQ;
+      std::copy(row, row + PQ, m + k * ld + i * PQ);
+    }
+}
+template <typename T>
+void scatter_rows(const ConvShape& s, const T* m, int64_t g, int64_t n0, int64_t nc, T* t) {
+  const int64_t PQ = s.plane(), ld = nc * PQ;
+  for (int64_t i = 0; i < nc; ++i)
+    for (int64_t k = 0; k < s.Kg; ++k)
+      std::copy(m + k * ld + i * PQ, m + k * ld + (i + 1) * PQ,
+                t + ((n0 + i) * s.K + g * s.Kg + k) * PQ);
+}
+
+// y_g (Kg, nc*PQ) = w_g (Kg, Cg*kh*kw) * columns (Cg*kh*kw, nc*PQ), per group and chunk.
 template <typename T>
 void forward_cpu(const ConvShape& s, const T* x, const T* w, T* y) {
-  std::vector<T> columns(s.pointwise ? 0 : size_t(s.col_rows() * s.plane()));
-  for (int64_t n = 0; n < s.N; ++n)
-    for (int64_t g = 0; g < s.groups; ++g) {
-      const T* x_g = x + (n * s.C + g * s.Cg) * s.H * s.W;
-      const T* cols = x_g;
-      if (!s.pointwise) {
-        kernels::cpu::im2col(x_g, s.geom, columns.data());
-        cols = columns.data();
+  const int64_t nc_max = images_per_chunk<T>(s), CR = s.col_rows(), PQ = s.plane();
+  if (nc_max == 1) {  // wide planes: one GEMM per image straight into y, no copies
+    std::vector<T> columns(s.pointwise ? 0 : size_t(CR * PQ));
+    for (int64_t n = 0; n < s.N; ++n)
+      for (int64_t g = 0; g < s.groups; ++g) {
+        const T* x_g = x + (n * s.C + g * s.Cg) * s.H * s.W;
+        const T* cols = x_g;
+        if (!s.pointwise) {
+          kernels::cpu::im2col(x_g, s.geom, columns.data());
+          cols = columns.data();
+        }
+        kernels::cpu::gemm<T>(false, false, s.Kg, PQ, CR, T(1), w + g * s.Kg * CR, cols, T(0),
+                              y + (n * s.K + g * s.Kg) * PQ);
       }
-      kernels::cpu::gemm<T>(false, false, s.Kg, s.plane(), s.col_rows(), T(1),
-                            w + g * s.Kg * s.col_rows(), cols, T(0),
-                            y + (n * s.K + g * s.Kg) * s.plane());
+    return;
+  }
+  std::vector<T> cols(size_t(CR * nc_max * PQ)), out(size_t(s.Kg * nc_max * PQ));
+  std::vector<T> scratch(s.pointwise ? 0 : size_t(CR * PQ));
+  for (int64_t n0 = 0; n0 < s.N; n0 += nc_max) {
+    const int64_t nc = std::min(nc_max, s.N - n0);
+    for (int64_t g = 0; g < s.groups; ++g) {
+      gather_columns(s, x, g, n0, nc, cols.data(), scratch.data());
+      kernels::cpu::gemm<T>(false, false, s.Kg, nc * PQ, CR, T(1), w + g * s.Kg * CR,
+                            cols.data(), T(0), out.data());
+      scatter_rows(s, out.data(), g, n0, nc, y);
     }
+  }
 }
 
-// Per image and group: columns (Cg*kh*kw, PQ) = w_g^T * gy_g (Kg, PQ), then col2im into gx_g.
+// columns (Cg*kh*kw, nc*PQ) = w_g^T * gy_g (Kg, nc*PQ), then col2im per image into gx_g.
 template <typename T>
 void backward_data_cpu(const ConvShape& s, const T* gy, const T* w, T* gx) {
-  std::vector<T> columns(s.pointwise ? 0 : size_t(s.col_rows() * s.plane()));
-  for (int64_t n = 0; n < s.N; ++n)
+  const int64_t nc_max = images_per_chunk<T>(s), CR = s.col_rows(), PQ = s.plane();
+  if (nc_max == 1) {
+    std::vector<T> columns(s.pointwise ? 0 : size_t(CR * PQ));
+    for (int64_t n = 0; n < s.N; ++n)
+      for (int64_t g = 0; g < s.groups; ++g) {
+        T* gx_g = gx + (n * s.C + g * s.Cg) * s.H * s.W;
+        T* cols = s.pointwise ? gx_g : columns.data();
+        kernels::cpu::gemm<T>(true, false, CR, PQ, s.Kg, T(1), w + g * s.Kg * CR,
+                              gy + (n * s.K + g * s.Kg) * PQ, T(0), cols);
+        if (!s.pointwise) kernels::cpu::col2im(columns.data(), s.geom, gx_g);
+      }
+    return;
+  }
+  std::vector<T> cols(size_t(CR * nc_max * PQ)), grad(size_t(s.Kg * nc_max * PQ));
+  std::vector<T> image_cols(size_t(CR * PQ));
+  for (int64_t n0 = 0; n0 < s.N; n0 += nc_max) {
+    const int64_t nc = std::min(nc_max, s.N - n0), ld = nc * PQ;
     for (int64_t g = 0; g < s.groups; ++g) {
-      T* gx_g = gx + (n * s.C + g * s.Cg) * s.H * s.W;
-      T* cols = s.pointwise ? gx_g : columns.data();
-      kernels::cpu::gemm<T>(true, false, s.col_rows(), s.plane(), s.Kg, T(1),
-                            w + g * s.Kg * s.col_rows(), gy + (n * s.K + g * s.Kg) * s.plane(),
-                            T(0), cols);
-      if (!s.pointwise) kernels::cpu::col2im(columns.data(), s.geom, gx_g);
+      gather_rows(s, gy, g, n0, nc, grad.data());
+      kernels::cpu::gemm<T>(true, false, CR, ld, s.Kg, T(1), w + g * s.Kg * CR, grad.data(),
+                            T(0), cols.data());
+      for (int64_t i = 0; i < nc; ++i) {
+        T* gx_g = gx + ((n0 + i) * s.C + g * s.Cg) * s.H * s.W;
+        T* dst = s.pointwise ? gx_g : image_cols.data();
+        for (int64_t r = 0; r < CR; ++r)
+          std::copy(cols.data() + r * ld + i * PQ, cols.data() + r * ld + (i + 1) * PQ,
+                    dst + r * PQ);
+        if (!s.pointwise) kernels::cpu::col2im(image_cols.data(), s.geom, gx_g);
+      }
     }
+  }
 }
 
-// Per group, summed over images: gw_g (Kg, Cg*kh*kw) = sum_n gy_g (Kg, PQ) * columns(x_g)^T.
+// gw_g (Kg, Cg*kh*kw) = sum over chunks of gy_g (Kg, nc*PQ) * columns (Cg*kh*kw, nc*PQ)^T.
 template <typename T>
 void backward_filter_cpu(const ConvShape& s, const T* x, const T* gy, T* gw) {
-  std::vector<T> columns(s.pointwise ? 0 : size_t(s.col_rows() * s.plane()));
-  for (int64_t g = 0; g < s.groups; ++g)
-    for (int64_t n = 0; n < s.N; ++n) {
-      const T* x_g = x + (n * s.C + g * s.Cg) * s.H * s.W;
-      const T* cols = x_g;
-      if (!s.pointwise) {
-        kernels::cpu::im2col(x_g, s.geom, columns.data());
-        cols = columns.data();
+  const int64_t nc_max = images_per_chunk<T>(s), CR = s.col_rows(), PQ = s.plane();
+  if (nc_max == 1) {
+    std::vector<T> columns(s.pointwise ? 0 : size_t(CR * PQ));
+    for (int64_t g = 0; g < s.groups; ++g)
+      for (int64_t n = 0; n < s.N; ++n) {
+        const T* x_g = x + (n * s.C + g * s.Cg) * s.H * s.W;
+        const T* cols = x_g;
+        if (!s.pointwise) {
+          kernels::cpu::im2col(x_g, s.geom, columns.data());
+          cols = columns.data();
+        }
+        kernels::cpu::gemm<T>(false, true, s.Kg, CR, PQ, T(1), gy + (n * s.K + g * s.Kg) * PQ,
+                              cols, n == 0 ? T(0) : T(1), gw + g * s.Kg * CR);
       }
-      kernels::cpu::gemm<T>(false, true, s.Kg, s.col_rows(), s.plane(), T(1),
-                            gy + (n * s.K + g * s.Kg) * s.plane(), cols, n == 0 ? T(0) : T(1),
-                            gw + g * s.Kg * s.col_rows());
+    return;
+  }
+  std::vector<T> cols(size_t(CR * nc_max * PQ)), grad(size_t(s.Kg * nc_max * PQ));
+  std::vector<T> scratch(s.pointwise ? 0 : size_t(CR * PQ));
+  for (int64_t g = 0; g < s.groups; ++g)
+    for (int64_t n0 = 0; n0 < s.N; n0 += nc_max) {
+      const int64_t nc = std::min(nc_max, s.N - n0);
+      gather_columns(s, x, g, n0, nc, cols.data(), scratch.data());
+      gather_rows(s, gy, g, n0, nc, grad.data());
+      kernels::cpu::gemm<T>(false, true, s.Kg, CR, nc * PQ, T(1), grad.data(), cols.data(),
+                            n0 == 0 ? T(0) : T(1), gw + g * s.Kg * CR);
     }
 }
 
