@@ -150,7 +150,7 @@ ENTRIES = [
     ("conv2d", conv_entries),
     ("gemm", gemm_entries),
 ]
-FAMILY_MODULES = ["warp", "roi_align", "nms", "assign"]
+FAMILY_MODULES = ["warp", "roi_align", "nms", "assign", "pairwise", "irn", "crf", "flowirn"]
 
 
 def run_family_modules(args, json_path):
