@@ -159,7 +159,9 @@ def run_family_modules(args, json_path):
     import json
     import os
     import traceback
+    import sys
     here = os.path.join(os.path.dirname(os.path.abspath(__file__)), "torch_bench")
+    sys.path.insert(0, here)  # the twins share timing.py
     failed = 0
     for family in FAMILY_MODULES:
         if args.filter not in family:

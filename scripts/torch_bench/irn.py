@@ -23,33 +23,7 @@ warm-up, a 256 MiB L2 flush before every timed run, median.
 """
 import os
 
-L2_FLUSH_BYTES = 256 << 20
-
-
-def _timer(torch, runs, warmup=2):
-    flush = torch.empty(L2_FLUSH_BYTES, dtype=torch.uint8, device="cuda")
-
-    def time_ms(fn, n=None):
-        n = n or runs
-        for _ in range(warmup):
-            fn()
-        torch.cuda.synchronize()
-        start = torch.cuda.Event(enable_timing=True)
-        stop = torch.cuda.Event(enable_timing=True)
-        times = []
-        for i in range(n):
-            flush.fill_(i & 0xFF)
-            start.record()
-            fn()
-            stop.record()
-            stop.synchronize()
-            times.append(start.elapsed_time(stop))
-        times.sort()
-        k = len(times)
-        median = times[k // 2] if k % 2 else 0.5 * (times[k // 2 - 1] + times[k // 2])
-        return median, times[0]
-
-    return time_ms
+from timing import cuda_timer
 
 
 def directions_and_paths(radius):
@@ -128,7 +102,7 @@ def run(args):
     if not torch.cuda.is_available():
         raise RuntimeError("scripts/torch_bench/irn.py needs a CUDA device")
     runs = min(getattr(args, "runs", None) or 10, 10)
-    time_ms = _timer(torch, runs)
+    time_ms = cuda_timer(torch, runs, warmup=2)
     device = torch.cuda.get_device_name(0)
     g = torch.Generator(device="cuda").manual_seed(7)
     rows = []

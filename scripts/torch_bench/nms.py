@@ -22,34 +22,16 @@ Rows:
   anchors/p2_200x336          detectron2 DefaultAnchorGenerator._grid_anchors for P2
 """
 import math
-import statistics
 
-L2_FLUSH_BYTES = 256 << 20
+from timing import cuda_timer
 
 
 class _Timer:
     def __init__(self, torch, runs):
         self.torch = torch
         self.runs = runs
-        self.flush = torch.empty(L2_FLUSH_BYTES, dtype=torch.uint8, device="cuda")
+        self.time = cuda_timer(torch, runs)  # time(fn) -> (median_ms, min_ms)
         self.device = torch.cuda.get_device_name(0)
-
-    def time(self, fn, warmup=5):
-        torch = self.torch
-        for _ in range(warmup):
-            fn()
-        torch.cuda.synchronize()
-        times = []
-        for i in range(self.runs):
-            self.flush.fill_(i & 0xFF)
-            start = torch.cuda.Event(enable_timing=True)
-            stop = torch.cuda.Event(enable_timing=True)
-            start.record()
-            fn()
-            stop.record()
-            stop.synchronize()
-            times.append(start.elapsed_time(stop))
-        return statistics.median(times), min(times)
 
     def row(self, name, shape, precision, timing):
         median, best = timing

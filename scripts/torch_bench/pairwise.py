@@ -23,32 +23,7 @@ median of `runs`. Inputs come from torch's generator with wsvis's distributions 
 the boxes come from the same formula (bench_rects in bench/bench_pairwise.cpp).
 """
 
-L2_FLUSH_BYTES = 256 << 20
-
-
-def _timer(torch, runs, warmup=5):
-    flush = torch.empty(L2_FLUSH_BYTES, dtype=torch.uint8, device="cuda")
-
-    def time_ms(fn):
-        for _ in range(warmup):
-            fn()
-        torch.cuda.synchronize()
-        start = torch.cuda.Event(enable_timing=True)
-        stop = torch.cuda.Event(enable_timing=True)
-        times = []
-        for i in range(runs):
-            flush.fill_(i & 0xFF)
-            start.record()
-            fn()
-            stop.record()
-            stop.synchronize()
-            times.append(start.elapsed_time(stop))
-        times.sort()
-        n = len(times)
-        median = times[n // 2] if n % 2 else 0.5 * (times[n // 2 - 1] + times[n // 2])
-        return median, times[0]
-
-    return time_ms
+from timing import cuda_timer
 
 
 def _peak_extra_mb(torch, fn):
@@ -166,7 +141,7 @@ def run(args):
     if not torch.cuda.is_available():
         raise RuntimeError("scripts/torch_bench/pairwise.py needs a CUDA device")
     runs = getattr(args, "runs", None) or 30
-    time_ms = _timer(torch, runs)
+    time_ms = cuda_timer(torch, runs)
     device = torch.cuda.get_device_name(0)
     g = torch.Generator(device="cuda").manual_seed(61)
     rows = []

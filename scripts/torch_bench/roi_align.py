@@ -12,32 +12,7 @@ Timing as wsvis_bench: CUDA events, warm-up, a 256 MiB L2 flush before every tim
 of `runs` runs. Boxes: sizes log-uniform in [16, 640] pixels, uniform positions, images
 alternating; the same distribution as wsvis's, drawn by torch's generator (different boxes).
 """
-L2_FLUSH_BYTES = 256 << 20
-
-
-def _timer(torch, runs, warmup=5):
-    flush = torch.empty(L2_FLUSH_BYTES, dtype=torch.uint8, device="cuda")
-
-    def time_ms(fn):
-        for _ in range(warmup):
-            fn()
-        torch.cuda.synchronize()
-        start = torch.cuda.Event(enable_timing=True)
-        stop = torch.cuda.Event(enable_timing=True)
-        times = []
-        for i in range(runs):
-            flush.fill_(i & 0xFF)
-            start.record()
-            fn()
-            stop.record()
-            stop.synchronize()
-            times.append(start.elapsed_time(stop))
-        times.sort()
-        n = len(times)
-        median = times[n // 2] if n % 2 else 0.5 * (times[n // 2 - 1] + times[n // 2])
-        return median, times[0]
-
-    return time_ms
+from timing import cuda_timer
 
 
 def _rois(torch, R, N, img_w, img_h, g):
@@ -69,7 +44,7 @@ def run(args):
     if not torch.cuda.is_available():
         raise RuntimeError("scripts/torch_bench/roi_align.py needs a CUDA device")
     runs = getattr(args, "runs", None) or 50
-    time_ms = _timer(torch, runs)
+    time_ms = cuda_timer(torch, runs)
     device = torch.cuda.get_device_name(0)
     rows = []
 
