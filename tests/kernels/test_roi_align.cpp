@@ -22,39 +22,12 @@
 namespace wsvis {
 namespace {
 
+using testing::all_close;
+using testing::uniform;
+
 namespace kc = kernels::cpu;
 using kernels::FpnLevelParams;
 using kernels::RoiLevels;
-
-template <typename T>
-std::vector<T> uniform(size_t n, double lo, double hi, std::mt19937& rng) {
-  std::uniform_real_distribution<double> d(lo, hi);
-  std::vector<T> v(n);
-  for (auto& x : v) x = static_cast<T>(d(rng));
-  return v;
-}
-
-template <typename A, typename B>
-::testing::AssertionResult all_close(const std::vector<A>& a, const std::vector<B>& e,
-                                     double atol, double rtol) {
-  if (a.size() != e.size())
-    return ::testing::AssertionFailure() << "size " << a.size() << " vs " << e.size();
-  size_t faults = 0, worst = 0;
-  double worst_excess = -1;
-  for (size_t i = 0; i < a.size(); ++i) {
-    const double diff = std::fabs(double(a[i]) - double(e[i]));
-    const double excess = std::isnan(diff) ? 1e300 : diff - (atol + rtol * std::fabs(double(e[i])));
-    if (excess > 0) ++faults;
-    if (excess > worst_excess) {
-      worst_excess = excess;
-      worst = i;
-    }
-  }
-  if (faults == 0) return ::testing::AssertionSuccess();
-  return ::testing::AssertionFailure() << faults << " of " << a.size() << " outside atol " << atol
-                                       << " + rtol " << rtol << "*|ref|; worst [" << worst
-                                       << "] " << double(a[worst]) << " vs " << double(e[worst]);
-}
 
 // Random rois (batch, x1, y1, x2, y2) in an image of img_w x img_h, some reaching outside it,
 // a few tiny, and batch indices in [0, N).

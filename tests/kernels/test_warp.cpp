@@ -21,16 +21,11 @@
 namespace wsvis {
 namespace {
 
+using testing::all_close;
+using testing::uniform;
+
 namespace kc = kernels::cpu;
 using kernels::WarpPadding;
-
-template <typename T>
-std::vector<T> uniform(size_t n, double lo, double hi, std::mt19937& rng) {
-  std::uniform_real_distribution<double> d(lo, hi);
-  std::vector<T> v(n);
-  for (auto& x : v) x = static_cast<T>(d(rng));
-  return v;
-}
 
 // Flow whose every value is an integer plus a fraction in [0.1, 0.9] (either sign), so the
 // source point x + u never lies within 0.1 of an integer.
@@ -79,28 +74,6 @@ std::vector<double> ref_warp(const std::vector<double>& x, const std::vector<dou
                                     u, v, padding);
         }
   return out;
-}
-
-template <typename A, typename B>
-::testing::AssertionResult all_close(const std::vector<A>& a, const std::vector<B>& e,
-                                     double atol, double rtol) {
-  if (a.size() != e.size())
-    return ::testing::AssertionFailure() << "size " << a.size() << " vs " << e.size();
-  size_t faults = 0, worst = 0;
-  double worst_excess = -1;
-  for (size_t i = 0; i < a.size(); ++i) {
-    const double diff = std::fabs(double(a[i]) - double(e[i]));
-    const double excess = std::isnan(diff) ? 1e300 : diff - (atol + rtol * std::fabs(double(e[i])));
-    if (excess > 0) ++faults;
-    if (excess > worst_excess) {
-      worst_excess = excess;
-      worst = i;
-    }
-  }
-  if (faults == 0) return ::testing::AssertionSuccess();
-  return ::testing::AssertionFailure() << faults << " of " << a.size() << " outside atol " << atol
-                                       << " + rtol " << rtol << "*|ref|; worst [" << worst
-                                       << "] " << double(a[worst]) << " vs " << double(e[worst]);
 }
 
 // ---- hand-computed cases ----------------------------------------------------------------

@@ -6,6 +6,7 @@
 
 #include <cmath>
 #include <functional>
+#include <random>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -24,24 +25,22 @@ namespace wsvis::testing {
 
 inline ContextPtr cpu_context() { return Context::create(Device::cpu()); }
 
-// |actual - expected| <= atol + rtol * |expected| everywhere; reports the worst element and
-// the first few faults by flat index.
-inline ::testing::AssertionResult tensors_close(const Tensor& actual, const Tensor& expected,
-                                                double atol, double rtol) {
-  if (actual.shape() != expected.shape())
-    return ::testing::AssertionFailure() << "shape " << actual.shape_str() << " vs expected "
-                                         << expected.shape_str();
-  const std::vector<double> a = actual.to_vector<double>();
-  const std::vector<double> e = expected.to_vector<double>();
+// |actual - expected| <= atol + rtol * |expected| everywhere (NaN is a fault); reports the
+// worst element and the first few faults by flat index. For raw arrays from kernel tests.
+template <typename A, typename E>
+::testing::AssertionResult all_close(const std::vector<A>& actual, const std::vector<E>& expected,
+                                     double atol, double rtol) {
+  if (actual.size() != expected.size())
+    return ::testing::AssertionFailure() << "size " << actual.size() << " vs expected "
+                                         << expected.size();
   size_t faults = 0, worst = 0;
   double worst_excess = -1;
   std::ostringstream first;
-  for (size_t i = 0; i < a.size(); ++i) {
-    const double bound = atol + rtol * std::fabs(e[i]);
-    const double diff = std::fabs(a[i] - e[i]);
-    const bool bad = !(diff <= bound);  // NaN counts as a fault
-    if (bad && faults++ < 5) first << "  [" << i << "] " << a[i] << " vs " << e[i] << "\n";
-    const double excess = std::isnan(diff) ? 1e300 : diff - bound;
+  for (size_t i = 0; i < actual.size(); ++i) {
+    const double a = static_cast<double>(actual[i]), e = static_cast<double>(expected[i]);
+    const double diff = std::fabs(a - e);
+    const double excess = std::isnan(diff) ? 1e300 : diff - (atol + rtol * std::fabs(e));
+    if (excess > 0 && faults++ < 5) first << "  [" << i << "] " << a << " vs " << e << "\n";
     if (excess > worst_excess) {
       worst_excess = excess;
       worst = i;
@@ -49,9 +48,28 @@ inline ::testing::AssertionResult tensors_close(const Tensor& actual, const Tens
   }
   if (faults == 0) return ::testing::AssertionSuccess();
   return ::testing::AssertionFailure()
-         << faults << " of " << a.size() << " elements outside atol " << atol << " + rtol "
-         << rtol << "*|ref|; worst [" << worst << "] " << a[worst] << " vs " << e[worst] << "\n"
+         << faults << " of " << actual.size() << " elements outside atol " << atol << " + rtol "
+         << rtol << "*|ref|; worst [" << worst << "] " << static_cast<double>(actual[worst])
+         << " vs " << static_cast<double>(expected[worst]) << "\n"
          << first.str();
+}
+
+// The same for tensors on any device (copied to the host), after a shape check.
+inline ::testing::AssertionResult tensors_close(const Tensor& actual, const Tensor& expected,
+                                                double atol, double rtol) {
+  if (actual.shape() != expected.shape())
+    return ::testing::AssertionFailure() << "shape " << actual.shape_str() << " vs expected "
+                                         << expected.shape_str();
+  return all_close(actual.to_vector<double>(), expected.to_vector<double>(), atol, rtol);
+}
+
+// n values drawn uniformly from [lo, hi) (raw arrays for kernel tests).
+template <typename T>
+std::vector<T> uniform(size_t n, double lo, double hi, std::mt19937& rng) {
+  std::uniform_real_distribution<double> d(lo, hi);
+  std::vector<T> v(n);
+  for (auto& x : v) x = static_cast<T>(d(rng));
+  return v;
 }
 
 struct GradcheckOptions {
