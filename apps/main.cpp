@@ -3,6 +3,7 @@
 //                                               complete job the engine runs until the video
 //                                               pipeline lands) and print its learning curve
 //   wsvis info                                  build and device information
+//   wsvis eval ...                              COCO / YouTube-VIS metrics (apps/eval_cmd.h)
 // Errors from bad input exit with status 2; other errors with status 1.
 #include <cstdio>
 #include <cstdlib>
@@ -10,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "apps/eval_cmd.h"
 #include "apps/toy_demo.h"
 #include "engine/device.h"
 #include "engine/error.h"
@@ -20,7 +22,8 @@ int usage(FILE* out) {
   std::fprintf(out,
                "usage: wsvis <command> [options]\n"
                "  demo [--steps N] [--seed S] [--cpu]   train a small CNN on generated shapes\n"
-               "  info                                  build and device information\n");
+               "  info                                  build and device information\n"
+               "  eval --gt F --results F [--type segm|bbox|video|frame] [--out metrics.json]\n        [--flow-dir DIR]   COCO / YouTube-VIS metrics and temporal consistency\n");
   return out == stderr ? 2 : 0;
 }
 
@@ -39,6 +42,7 @@ int main(int argc, char** argv) {
   try {
     if (command == "demo") return wsvis::apps::run_toy_demo(args);
     if (command == "info") return info();
+    if (command == "eval") return wsvis::apps::run_eval(args);
     if (command == "-h" || command == "--help" || command == "help") return usage(stdout);
     std::fprintf(stderr, "wsvis: unknown command '%s'\n", command.c_str());
     return usage(stderr);
