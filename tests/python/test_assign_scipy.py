@@ -10,8 +10,6 @@ Usage: python3 tests/python/test_assign_scipy.py [BUILD_DIR]   (or WSVIS_BUILD_D
 also works). Runs the CPU solver in double and float, and the CUDA solver when the tool finds a
 device. Exit status: 0 all match, 1 a mismatch or a missing tool, 77 numpy/scipy unavailable.
 """
-import importlib
-import importlib.util
 import json
 import os
 import struct
@@ -21,35 +19,12 @@ import tempfile
 import time
 
 
-def ensure_packages():
-    """True when numpy and scipy import, installing them quietly with pip when missing."""
-    missing = [m for m in ("numpy", "scipy") if importlib.util.find_spec(m) is None]
-    if not missing:
-        return True
-    base = [sys.executable, "-m", "pip", "install", "-q", "--disable-pip-version-check"]
-    # Plain install first; Debian-style system Pythons (PEP 668) need --user and the override.
-    if subprocess.call(base + missing, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL) != 0:
-        subprocess.call(base + ["--user", "--break-system-packages"] + missing,
-                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    importlib.invalidate_caches()
-    return all(importlib.util.find_spec(m) is not None for m in ("numpy", "scipy"))
+from wsvis_testing import build_dir, require_packages  # noqa: E402
 
+require_packages(['numpy', 'scipy'])
 
-if not ensure_packages():
-    # scripts/run_python_tests.sh reports exit status 77 as skipped (offline machine).
-    print("test_assign_scipy: SKIP: numpy/scipy missing and pip could not install them")
-    if __name__ == "__main__":
-        sys.exit(77)
-    import pytest
-    pytest.skip("numpy/scipy unavailable", allow_module_level=True)
 import numpy as np  # noqa: E402
 from scipy.optimize import linear_sum_assignment  # noqa: E402
-
-
-def build_dir_from(argv):
-    if argv:
-        return argv[0]
-    return os.environ.get("WSVIS_BUILD_DIR", "build")
 
 
 def make_problems(seed=20261121):
@@ -131,8 +106,8 @@ def compare(problems, expected, results, label):
     return not faults
 
 
-def run(build_dir):
-    tool = os.path.join(build_dir, "tests", "assign_tool")
+def run(build):
+    tool = os.path.join(build, "tests", "assign_tool")
     if not os.path.isfile(tool):
         print(f"assign_tool not found at {tool}: build the assign_tool target first")
         return False
@@ -157,8 +132,8 @@ def run(build_dir):
 
 
 def test_assign_matches_scipy():  # pytest entry point
-    assert run(build_dir_from([]))
+    assert run(build_dir())
 
 
 if __name__ == "__main__":
-    sys.exit(0 if run(build_dir_from(sys.argv[1:])) else 1)
+    sys.exit(0 if run(build_dir()) else 1)

@@ -11,8 +11,6 @@ checked against a numpy transcription of the spec's description, as is the legen
 Usage: python3 tests/python/test_flow_color_flowvis.py [BUILD_DIR]   (or WSVIS_BUILD_DIR=...)
 Exit status 0 all equal, 1 a difference, 77 numpy/flow_vis cannot be installed (offline).
 """
-import importlib
-import importlib.util
 import os
 import struct
 import subprocess
@@ -20,28 +18,14 @@ import sys
 import tempfile
 
 
-def ensure_packages():
-    def missing():
-        return [m for m in ("numpy", "flow_vis") if importlib.util.find_spec(m) is None]
-    if not missing():
-        return True
-    base = [sys.executable, "-m", "pip", "install", "--quiet", "--disable-pip-version-check"]
-    quiet = dict(stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    if subprocess.call(base + ["flow_vis", "numpy"], **quiet) != 0:
-        subprocess.call(base + ["--user", "--break-system-packages", "flow_vis", "numpy"], **quiet)
-    importlib.invalidate_caches()
-    return not missing()
+from wsvis_testing import require_packages, tool_path  # noqa: E402
 
-
-if not ensure_packages():
-    print("SKIP: numpy/flow_vis are not installed and pip cannot install them (offline?)")
-    sys.exit(77)
+require_packages(['numpy', 'flow_vis'])
 
 import flow_vis  # noqa: E402
 import numpy as np  # noqa: E402
 
-build = sys.argv[1] if len(sys.argv) > 1 else os.environ.get("WSVIS_BUILD_DIR", "build")
-TOOL = os.path.join(build, "tests", "flow_color_tool")
+TOOL = tool_path("flow_color_tool")
 failures = []
 
 

@@ -12,8 +12,6 @@ or WSVIS_RLE_TOOL=<path of rle_tool>). Installs pycocotools and numpy with pip w
 Exit status 0 when everything matches, 1 otherwise (the first mismatches are printed), 77 when
 pycocotools cannot be installed (offline machine).
 """
-import importlib
-import importlib.util
 import json
 import os
 import subprocess
@@ -21,36 +19,17 @@ import sys
 import tempfile
 
 
-def ensure_packages():
-    def missing():
-        return [m for m in ("numpy", "pycocotools") if importlib.util.find_spec(m) is None]
-    if not missing():
-        return True
-    base = [sys.executable, "-m", "pip", "install", "--quiet", "--disable-pip-version-check"]
-    quiet = dict(stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    if subprocess.call(base + ["pycocotools", "numpy"], **quiet) != 0:
-        # Debian-style system Pythons (PEP 668) need --user and the override.
-        subprocess.call(base + ["--user", "--break-system-packages", "pycocotools", "numpy"], **quiet)
-    importlib.invalidate_caches()
-    return not missing()
+from wsvis_testing import require_packages, tool_path  # noqa: E402
 
-
-if not ensure_packages():
-    print("SKIP: pycocotools/numpy are not installed and pip cannot install them (offline?)")
-    sys.exit(77)
+require_packages(['numpy', 'pycocotools'])
 
 import numpy as np  # noqa: E402
 from pycocotools import mask as mask_utils  # noqa: E402
 
 
-def tool_path():
-    if os.environ.get("WSVIS_RLE_TOOL"):
-        return os.environ["WSVIS_RLE_TOOL"]
-    build = sys.argv[1] if len(sys.argv) > 1 else os.environ.get("WSVIS_BUILD_DIR", "build")
-    return os.path.join(build, "tests", "rle_tool")
 
 
-TOOL = tool_path()
+TOOL = os.environ.get("WSVIS_RLE_TOOL") or tool_path("rle_tool")
 SEED = 20261121
 rng = np.random.default_rng(SEED)
 failures = []

@@ -14,7 +14,6 @@ or WSVIS_SAFETENSORS_TOOL=<path of safetensors_tool>). Installs safetensors and 
 when missing. Exit status 0 when everything matches, 1 otherwise, 77 when the packages cannot
 be installed (offline machine).
 """
-import importlib
 import importlib.util
 import json
 import os
@@ -25,23 +24,9 @@ import tempfile
 sys.dont_write_bytecode = True  # importing scripts/export_torchvision.py leaves no __pycache__
 
 
-def ensure_packages():
-    def missing():
-        return [m for m in ("numpy", "safetensors") if importlib.util.find_spec(m) is None]
-    if not missing():
-        return True
-    base = [sys.executable, "-m", "pip", "install", "--quiet", "--disable-pip-version-check"]
-    quiet = dict(stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    if subprocess.call(base + ["safetensors", "numpy"], **quiet) != 0:
-        # Debian-style system Pythons (PEP 668) need --user and the override.
-        subprocess.call(base + ["--user", "--break-system-packages", "safetensors", "numpy"], **quiet)
-    importlib.invalidate_caches()
-    return not missing()
+from wsvis_testing import require_packages, tool_path  # noqa: E402
 
-
-if not ensure_packages():
-    print("SKIP: safetensors/numpy are not installed and pip cannot install them (offline?)")
-    sys.exit(77)
+require_packages(['numpy', 'safetensors'])
 
 import numpy as np  # noqa: E402
 from safetensors import safe_open  # noqa: E402
@@ -50,14 +35,9 @@ from safetensors.numpy import load_file, save_file  # noqa: E402
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
-def tool_path():
-    if os.environ.get("WSVIS_SAFETENSORS_TOOL"):
-        return os.environ["WSVIS_SAFETENSORS_TOOL"]
-    build = sys.argv[1] if len(sys.argv) > 1 else os.environ.get("WSVIS_BUILD_DIR", "build")
-    return os.path.join(build, "tests", "safetensors_tool")
 
 
-TOOL = tool_path()
+TOOL = os.environ.get("WSVIS_SAFETENSORS_TOOL") or tool_path("safetensors_tool")
 DTYPES = {"F32": np.float32, "F64": np.float64, "I32": np.int32, "I64": np.int64, "U8": np.uint8}
 failures = []
 checks = 0

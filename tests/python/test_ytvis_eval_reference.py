@@ -28,8 +28,6 @@ Usage: python3 tests/python/test_ytvis_eval_reference.py [BUILD_DIR]. Exit 0 pas
 when pycocotools/numpy cannot be installed.
 """
 import contextlib
-import importlib
-import importlib.util
 import io
 import json
 import os
@@ -38,30 +36,17 @@ import sys
 import tempfile
 
 
-def ensure_packages():
-    def missing():
-        return [m for m in ("numpy", "pycocotools") if importlib.util.find_spec(m) is None]
-    if not missing():
-        return True
-    base = [sys.executable, "-m", "pip", "install", "--quiet", "--disable-pip-version-check"]
-    quiet = dict(stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    if subprocess.call(base + ["pycocotools", "numpy"], **quiet) != 0:
-        subprocess.call(base + ["--user", "--break-system-packages", "pycocotools", "numpy"], **quiet)
-    importlib.invalidate_caches()
-    return not missing()
+from wsvis_testing import build_dir, require_packages, tool_path  # noqa: E402
 
-
-if not ensure_packages():
-    print("SKIP: pycocotools/numpy are not installed and pip cannot install them (offline?)")
-    sys.exit(77)
+require_packages(['numpy', 'pycocotools'])
 
 import numpy as np  # noqa: E402
 from pycocotools import mask as mask_utils  # noqa: E402
 from pycocotools.coco import COCO  # noqa: E402
 from pycocotools.cocoeval import COCOeval  # noqa: E402
 
-BUILD = sys.argv[1] if len(sys.argv) > 1 else os.environ.get("WSVIS_BUILD_DIR", "build")
-TOOL = os.path.join(BUILD, "tests", "eval_tool")
+BUILD = build_dir()
+TOOL = tool_path("eval_tool")
 CLI = os.path.join(BUILD, "apps", "wsvis")
 SEED = 20261122
 failures = []
