@@ -3,6 +3,7 @@
 //                                               complete job the engine runs until the video
 //                                               pipeline lands) and print its learning curve
 //   wsvis info                                  build and device information
+//   wsvis synth ...                             write a synthetic video set (apps/synth_cmd.h)
 //   wsvis eval ...                              COCO / YouTube-VIS metrics (apps/eval_cmd.h)
 // Errors from bad input exit with status 2; other errors with status 1.
 #include <cstdio>
@@ -12,6 +13,7 @@
 #include <vector>
 
 #include "apps/eval_cmd.h"
+#include "apps/synth_cmd.h"
 #include "apps/toy_demo.h"
 #include "engine/device.h"
 #include "engine/error.h"
@@ -23,6 +25,7 @@ int usage(FILE* out) {
                "usage: wsvis <command> [options]\n"
                "  demo [--steps N] [--seed S] [--cpu]   train a small CNN on generated shapes\n"
                "  info                                  build and device information\n"
+               "  synth --out DIR [--videos N] [--frames T] [--size WxH] [--seed S]\n        [--camouflage F] [--touching F] [--config FILE]   write a synthetic video set\n"
                "  eval --gt F --results F [--type segm|bbox|video|frame] [--out metrics.json]\n        [--flow-dir DIR]   COCO / YouTube-VIS metrics and temporal consistency\n");
   return out == stderr ? 2 : 0;
 }
@@ -43,6 +46,7 @@ int main(int argc, char** argv) {
     if (command == "demo") return wsvis::apps::run_toy_demo(args);
     if (command == "info") return info();
     if (command == "eval") return wsvis::apps::run_eval(args);
+    if (command == "synth") return wsvis::apps::run_synth(args);
     if (command == "-h" || command == "--help" || command == "help") return usage(stdout);
     std::fprintf(stderr, "wsvis: unknown command '%s'\n", command.c_str());
     return usage(stderr);
