@@ -5,6 +5,7 @@
 //   wsvis info                                  build and device information
 //   wsvis synth ...                             write a synthetic video set (apps/synth_cmd.h)
 //   wsvis eval ...                              COCO / YouTube-VIS metrics (apps/eval_cmd.h)
+//   wsvis draw ...                              overlays, strips and flow images (apps/draw_cmd.h)
 // Errors from bad input exit with status 2; other errors with status 1.
 #include <cstdio>
 #include <cstdlib>
@@ -12,6 +13,7 @@
 #include <string>
 #include <vector>
 
+#include "apps/draw_cmd.h"
 #include "apps/eval_cmd.h"
 #include "apps/synth_cmd.h"
 #include "apps/toy_demo.h"
@@ -26,7 +28,8 @@ int usage(FILE* out) {
                "  demo [--steps N] [--seed S] [--cpu]   train a small CNN on generated shapes\n"
                "  info                                  build and device information\n"
                "  synth --out DIR [--videos N] [--frames T] [--size WxH] [--seed S]\n        [--camouflage F] [--touching F] [--config FILE]   write a synthetic video set\n"
-               "  eval --gt F --results F [--type segm|bbox|video|frame] [--out metrics.json]\n        [--flow-dir DIR]   COCO / YouTube-VIS metrics and temporal consistency\n");
+               "  eval --gt F --results F [--type segm|bbox|video|frame] [--out metrics.json]\n        [--flow-dir DIR]   COCO / YouTube-VIS metrics and temporal consistency\n"
+               "  draw --gt F --frames DIR [--results F] [--video ID] [--out DIR] [--strip N] [--flow DIR]   overlays, strips, flow PNGs\n");
   return out == stderr ? 2 : 0;
 }
 
@@ -46,6 +49,7 @@ int main(int argc, char** argv) {
     if (command == "demo") return wsvis::apps::run_toy_demo(args);
     if (command == "info") return info();
     if (command == "eval") return wsvis::apps::run_eval(args);
+    if (command == "draw") return wsvis::apps::run_draw(args);
     if (command == "synth") return wsvis::apps::run_synth(args);
     if (command == "-h" || command == "--help" || command == "help") return usage(stdout);
     std::fprintf(stderr, "wsvis: unknown command '%s'\n", command.c_str());
