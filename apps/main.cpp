@@ -1,7 +1,8 @@
 // The `wsvis` command line. Subcommands so far:
-//   wsvis demo [--steps N] [--cpu] [--seed S]   train the toy CNN on generated shapes (the most
-//                                               complete job the engine runs until the video
-//                                               pipeline lands) and print its learning curve
+//   wsvis demo [--out DIR] [--steps N] [--cpu] [--seed S]
+//                                               the most complete job so far (apps/demo.h):
+//                                               the synthetic video set with strips and flow
+//                                               images, then the toy CNN's learning curve
 //   wsvis info                                  build and device information
 //   wsvis synth ...                             write a synthetic video set (apps/synth_cmd.h)
 //   wsvis eval ...                              COCO / YouTube-VIS metrics (apps/eval_cmd.h)
@@ -13,10 +14,10 @@
 #include <string>
 #include <vector>
 
+#include "apps/demo.h"
 #include "apps/draw_cmd.h"
 #include "apps/eval_cmd.h"
 #include "apps/synth_cmd.h"
-#include "apps/toy_demo.h"
 #include "engine/device.h"
 #include "engine/error.h"
 
@@ -25,7 +26,7 @@ namespace {
 int usage(FILE* out) {
   std::fprintf(out,
                "usage: wsvis <command> [options]\n"
-               "  demo [--steps N] [--seed S] [--cpu]   train a small CNN on generated shapes\n"
+               "  demo [--out DIR] [--steps N] [--seed S] [--cpu]\n        synthetic videos with strips and flow images, then a small CNN trained on shapes\n"
                "  info                                  build and device information\n"
                "  synth --out DIR [--videos N] [--frames T] [--size WxH] [--seed S]\n        [--camouflage F] [--touching F] [--config FILE]   write a synthetic video set\n"
                "  eval --gt F --results F [--type segm|bbox|video|frame] [--out metrics.json]\n        [--flow-dir DIR]   COCO / YouTube-VIS metrics and temporal consistency\n"
@@ -46,7 +47,7 @@ int main(int argc, char** argv) {
   const std::string command = argv[1];
   std::vector<std::string> args(argv + 2, argv + argc);
   try {
-    if (command == "demo") return wsvis::apps::run_toy_demo(args);
+    if (command == "demo") return wsvis::apps::run_demo(args);
     if (command == "info") return info();
     if (command == "eval") return wsvis::apps::run_eval(args);
     if (command == "draw") return wsvis::apps::run_draw(args);
