@@ -13,7 +13,6 @@ required=(
   "nlohmann-json3-dev:/usr/include/nlohmann/json.hpp"
   "libstb-dev:/usr/include/stb/stb_image.h"
   "libgtest-dev:/usr/include/gtest/gtest.h"
-  "libomp-dev:/usr/lib/x86_64-linux-gnu/libomp.so.5"
 )
 
 missing=()
