@@ -1,5 +1,7 @@
 #include "data/coco.h"
 
+#include <cmath>
+
 #include "data/json_util.h"
 #include "engine/error.h"
 
@@ -79,6 +81,10 @@ CocoAnnotation parse_annotation(const Json& j, const Where& w, const CocoDataset
     a.area = static_cast<double>(rle_area(a.segmentation->to_rle(im.height, im.width)));
   else
     a.area = a.bbox[2] * a.bbox[3];
+  // A box of finite but huge sides has an infinite area, which JSON cannot hold on writing.
+  if (!std::isfinite(a.area))
+    w.key("bbox").fail("gives a non-finite area (" + std::to_string(a.bbox[2]) + " x " +
+                       std::to_string(a.bbox[3]) + ")");
   return a;
 }
 

@@ -13,6 +13,9 @@ void Where::fail(const std::string& what) const {
 }
 
 std::string describe(const Json& j) {
+  // Containers are described by kind and size only: dumping one would recurse through all of it.
+  if (j.is_array()) return "array of " + std::to_string(j.size());
+  if (j.is_object()) return "object";
   std::string text = j.dump();
   if (text.size() > 40) text = text.substr(0, 37) + "...";
   switch (j.type()) {
@@ -28,12 +31,24 @@ std::string describe(const Json& j) {
   }
 }
 
+// Deeper nesting is refused while parsing: no dataset needs more than a handful of levels, and
+// recursive operations on a value (dump, comparison, copies) would overflow the stack on the
+// tens of thousands of levels a hostile file can hold.
+constexpr int kMaxJsonDepth = 64;
+
 Json parse_file(const std::string& path) {
   const std::string text = read_file_bytes(path);
+  const Json::parser_callback_t limit_depth = [&](int depth, Json::parse_event_t, Json&) {
+    if (depth > kMaxJsonDepth)
+      throw InputError(path + ": malformed JSON: nested deeper than " +
+                       std::to_string(kMaxJsonDepth) + " levels");
+    return true;
+  };
   try {
-    return Json::parse(text);
-  } catch (const Json::parse_error& e) {
-    // e.what() reads "[json.exception.parse_error.101] parse error at line L, column C: ..."
+    return Json::parse(text, limit_depth);
+  } catch (const Json::exception& e) {
+    // Parse errors, and also out_of_range for numbers a double cannot hold ("1e400"). e.what()
+    // reads "[json.exception.parse_error.101] parse error at line L, column C: ...".
     std::string what = e.what();
     const size_t pos = what.find("] ");
     if (pos != std::string::npos) what = what.substr(pos + 2);
@@ -195,6 +210,13 @@ Segmentation get_segmentation(const Json& j, const Where& w, int expect_h, int e
     std::vector<double> xy;
     xy.reserve(poly.size());
     for (size_t i = 0; i < poly.size(); ++i) xy.push_back(get_number(poly[i], wp.index(i)));
+    try {
+      check_polygon(xy, expect_h, expect_w);  // far-out vertices, absurd boundaries, huge images
+    } catch (const Error& e) {
+      std::string what = e.what();
+      const size_t pos = what.find("rle_from_polygon: ");
+      wp.fail(pos == std::string::npos ? what : what.substr(pos + 18));
+    }
     polys.push_back(std::move(xy));
   }
   return Segmentation::from_polygons(std::move(polys));

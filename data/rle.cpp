@@ -38,20 +38,26 @@ struct RunBuilder {
   }
 };
 
-void check_dims(int h, int w, const char* fn) {
+}  // namespace
+
+void check_rle_dims(int h, int w, const char* fn) {
   if (h < 0 || w < 0) {
     std::ostringstream os;
     os << fn << ": mask size must be non-negative, got " << h << "x" << w;
     throw Error(os.str());
   }
+  if (static_cast<uint64_t>(h) * static_cast<uint64_t>(w) > UINT32_MAX) {
+    std::ostringstream os;
+    os << fn << ": a " << h << "x" << w << " mask has more pixels than COCO RLE's 32-bit run "
+       << "lengths can count";
+    throw Error(os.str());
+  }
 }
-
-}  // namespace
 
 // ---- encode / decode -----------------------------------------------------------------------
 
 Rle rle_encode(const uint8_t* mask, int h, int w) {
-  check_dims(h, w, "rle_encode");
+  check_rle_dims(h, w, "rle_encode");
   RunBuilder b;
   for (int x = 0; x < w; ++x)
     for (int y = 0; y < h; ++y) b.push(mask[static_cast<size_t>(y) * w + x] != 0 ? 1 : 0);
@@ -59,7 +65,7 @@ Rle rle_encode(const uint8_t* mask, int h, int w) {
 }
 
 Rle rle_encode(const std::vector<uint8_t>& mask, int h, int w) {
-  check_dims(h, w, "rle_encode");
+  check_rle_dims(h, w, "rle_encode");
   if (mask.size() != static_cast<size_t>(h) * static_cast<size_t>(w)) {
     std::ostringstream os;
     os << "rle_encode: mask has " << mask.size() << " values, expected " << h << "x" << w;
@@ -69,7 +75,7 @@ Rle rle_encode(const std::vector<uint8_t>& mask, int h, int w) {
 }
 
 Rle rle_encode_colmajor(const uint8_t* mask_colmajor, int h, int w) {
-  check_dims(h, w, "rle_encode_colmajor");
+  check_rle_dims(h, w, "rle_encode_colmajor");
   RunBuilder b;
   const size_t n = static_cast<size_t>(h) * static_cast<size_t>(w);
   for (size_t i = 0; i < n; ++i) b.push(mask_colmajor[i] != 0 ? 1 : 0);
@@ -77,7 +83,7 @@ Rle rle_encode_colmajor(const uint8_t* mask_colmajor, int h, int w) {
 }
 
 void rle_validate(const Rle& rle) {
-  check_dims(rle.h, rle.w, "RLE");
+  check_rle_dims(rle.h, rle.w, "RLE");
   uint64_t sum = 0;
   for (uint32_t c : rle.counts) sum += c;
   const uint64_t expected = static_cast<uint64_t>(rle.h) * static_cast<uint64_t>(rle.w);
@@ -187,7 +193,7 @@ std::vector<uint32_t> rle_counts_from_string(const std::string& s) {
 }
 
 Rle rle_from_string(const std::string& s, int h, int w) {
-  check_dims(h, w, "rle_from_string");
+  check_rle_dims(h, w, "rle_from_string");
   return Rle{h, w, rle_counts_from_string(s)};
 }
 

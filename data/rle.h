@@ -86,11 +86,22 @@ std::vector<double> rle_iom(const std::vector<Rle>& dt, const std::vector<Rle>& 
 std::vector<double> bbox_iou(const std::vector<BoxXywh>& dt, const std::vector<BoxXywh>& gt,
                              const std::vector<uint8_t>& iscrowd = {});
 
+// Throws wsvis::Error naming `fn` unless h, w >= 0 and h * w fits the 32-bit run lengths of
+// COCO RLE (pycocotools' uint counts).
+void check_rle_dims(int h, int w, const char* fn);
+
 // ---- rasterisation -------------------------------------------------------------------------
 // maskApi.c rleFrPoly: one polygon given as (x0, y0, x1, y1, ...) in pixel coordinates,
 // rasterised at 5x and sampled back, byte-identical to pycocotools. An odd number of values
-// throws wsvis::Error; fewer than one vertex gives an empty mask.
+// throws wsvis::Error; fewer than one vertex gives an empty mask. Unlike maskApi, coordinates
+// must be finite and within max(4 image sizes, 1024 pixels) of the image, and the boundary at 5x
+// resolution at most 2^25 points long (wsvis::Error otherwise): a vertex far outside would make
+// the walk billions of points long.
 Rle rle_from_polygon(const std::vector<double>& xy, int h, int w);
+// The checks rle_from_polygon makes before rasterising (readers call it at parse time so a bad
+// polygon is reported with its file and field): wsvis::Error when one fails.
+constexpr int64_t kMaxPolygonBoundaryPoints = int64_t(1) << 25;
+void check_polygon(const std::vector<double>& xy, int h, int w);
 // Several polygons (one COCO object): each rasterised, then united (pycocotools annToRLE).
 Rle rle_from_polygons(const std::vector<std::vector<double>>& polygons, int h, int w);
 // maskApi.c rleFrBbox: the box as a 4-vertex polygon through rle_from_polygon.

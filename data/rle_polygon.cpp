@@ -12,46 +12,75 @@ namespace wsvis::data {
 
 namespace {
 
-void check_dims(int h, int w, const char* fn) {
-  if (h < 0 || w < 0) {
-    std::ostringstream os;
-    os << fn << ": mask size must be non-negative, got " << h << "x" << w;
-    throw Error(os.str());
-  }
-}
 
 }  // namespace
 
 // ---- rasterisation -------------------------------------------------------------------------
 
-Rle rle_from_polygon(const std::vector<double>& xy, int h, int w) {
-  check_dims(h, w, "rle_from_polygon");
+void check_polygon(const std::vector<double>& xy, int h, int w) {
+  check_rle_dims(h, w, "rle_from_polygon");
   if (xy.size() % 2 != 0) {
     std::ostringstream os;
     os << "rle_from_polygon: a polygon needs an even number of coordinates, got " << xy.size();
     throw Error(os.str());
   }
+  // Vertices within a generous margin of the image: beyond it no pixel is affected differently,
+  // and 5x coordinates of absurd values would overflow.
+  const double margin = std::max(4.0 * std::max(h, w), 1024.0);
+  for (size_t i = 0; i < xy.size(); ++i) {
+    const double limit = (i % 2 == 0 ? w : h) + margin;
+    if (!std::isfinite(xy[i]) || xy[i] < -margin || xy[i] > limit) {
+      std::ostringstream os;
+      os << "rle_from_polygon: coordinate " << i << " = " << xy[i] << " is not within "
+         << margin << " pixels of the " << h << "x" << w << " image";
+      throw Error(os.str());
+    }
+  }
+  // The walk's length at 5x, known before it runs: a long zig-zag of many vertices is refused
+  // rather than allowed to exhaust memory (the cap is far above any real object's boundary).
+  const size_t k = xy.size() / 2;
+  int64_t points = 0;
+  for (size_t j = 0; j < k; ++j) {
+    const size_t n = (j + 1) % k;
+    const double dx = std::fabs(5 * (xy[2 * n] - xy[2 * j])), dy = std::fabs(5 * (xy[2 * n + 1] - xy[2 * j + 1]));
+    points += static_cast<int64_t>(std::max(dx, dy)) + 2;
+  }
+  if (points > kMaxPolygonBoundaryPoints) {
+    std::ostringstream os;
+    os << "rle_from_polygon: the polygon's boundary is about " << points << " points long at 5x "
+       << "resolution (more than " << kMaxPolygonBoundaryPoints << ")";
+    throw Error(os.str());
+  }
+}
+
+Rle rle_from_polygon(const std::vector<double>& xy, int h, int w) {
+  check_polygon(xy, h, w);
   const size_t k = xy.size() / 2;
   const double scale = 5;
   const uint32_t hw = static_cast<uint32_t>(static_cast<uint64_t>(h) * static_cast<uint64_t>(w));
   if (k == 0) return Rle{h, w, {hw}};
 
   // 1. Vertices at 5x resolution, rounded as maskApi does (truncation of v + 0.5), closed.
-  std::vector<int> x(k + 1), y(k + 1);
+  // 64-bit: 5x coordinates of large images exceed int.
+  std::vector<int64_t> x(k + 1), y(k + 1);
   for (size_t j = 0; j < k; ++j) {
-    x[j] = static_cast<int>(scale * xy[2 * j] + .5);
-    y[j] = static_cast<int>(scale * xy[2 * j + 1] + .5);
+    x[j] = static_cast<int64_t>(scale * xy[2 * j] + .5);
+    y[j] = static_cast<int64_t>(scale * xy[2 * j + 1] + .5);
   }
   x[k] = x[0];
   y[k] = y[0];
-
   // 2. Dense boundary points: walk each edge along its major axis one step at a time,
   // always from the end with the smaller major coordinate (so that rounding of the minor
   // coordinate does not depend on the direction), emitting points in the edge's order.
-  std::vector<int> u, v;
+  std::vector<int64_t> u, v;
+  int64_t points = 0;  // within kMaxPolygonBoundaryPoints: check_polygon ran above
+  for (size_t j = 0; j < k; ++j)
+    points += std::max(std::abs(x[j + 1] - x[j]), std::abs(y[j + 1] - y[j])) + 1;
+  u.reserve(static_cast<size_t>(points));
+  v.reserve(static_cast<size_t>(points));
   for (size_t j = 0; j < k; ++j) {
-    int xs = x[j], xe = x[j + 1], ys = y[j], ye = y[j + 1];
-    const int dx = std::abs(xe - xs), dy = std::abs(ys - ye);
+    int64_t xs = x[j], xe = x[j + 1], ys = y[j], ye = y[j + 1];
+    const int64_t dx = std::abs(xe - xs), dy = std::abs(ys - ye);
     const bool flip = (dx >= dy && xs > xe) || (dx < dy && ys > ye);
     if (flip) {
       std::swap(xs, xe);
@@ -66,17 +95,17 @@ Rle rle_from_polygon(const std::vector<double>& xy, int h, int w) {
     }
     if (dx >= dy) {
       const double s = static_cast<double>(ye - ys) / dx;
-      for (int d = 0; d <= dx; ++d) {
-        const int t = flip ? dx - d : d;
+      for (int64_t d = 0; d <= dx; ++d) {
+        const int64_t t = flip ? dx - d : d;
         u.push_back(t + xs);
-        v.push_back(static_cast<int>(ys + s * t + .5));
+        v.push_back(static_cast<int64_t>(ys + s * t + .5));
       }
     } else {
       const double s = static_cast<double>(xe - xs) / dy;
-      for (int d = 0; d <= dy; ++d) {
-        const int t = flip ? dy - d : d;
+      for (int64_t d = 0; d <= dy; ++d) {
+        const int64_t t = flip ? dy - d : d;
         v.push_back(t + ys);
-        u.push_back(static_cast<int>(xs + s * t + .5));
+        u.push_back(static_cast<int64_t>(xs + s * t + .5));
       }
     }
   }
@@ -96,7 +125,8 @@ Rle rle_from_polygon(const std::vector<double>& xy, int h, int w) {
     else if (yd > h)
       yd = h;
     yd = std::ceil(yd);
-    a.push_back(static_cast<uint32_t>(static_cast<int>(xd) * h + static_cast<int>(yd)));
+    // xd <= w - 1 and yd <= h, so the index is at most h * w, which fits (check_rle_dims).
+    a.push_back(static_cast<uint32_t>(static_cast<int64_t>(xd) * h + static_cast<int64_t>(yd)));
   }
 
   // 4. The sorted crossings are the run boundaries (each one toggles inside/outside);
@@ -128,7 +158,7 @@ Rle rle_from_polygons(const std::vector<std::vector<double>>& polygons, int h, i
   parts.reserve(polygons.size());
   for (const auto& p : polygons) parts.push_back(rle_from_polygon(p, h, w));
   if (parts.empty()) {
-    check_dims(h, w, "rle_from_polygons");
+    check_rle_dims(h, w, "rle_from_polygons");
     return Rle{h, w, {static_cast<uint32_t>(static_cast<uint64_t>(h) * w)}};
   }
   return rle_merge(parts, /*intersect=*/false);
