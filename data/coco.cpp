@@ -41,16 +41,6 @@ CocoImage parse_image(const Json& j, const Where& w) {
   return im;
 }
 
-Category parse_category(const Json& j, const Where& w) {
-  json::require_object(j, w);
-  Category c;
-  c.id = json::get_int(json::require(j, "id", w), w.key("id"));
-  c.name = json::get_string(json::require(j, "name", w), w.key("name"));
-  if (const Json* s = json::find(j, "supercategory"))
-    if (!s->is_null()) c.supercategory = json::get_string(*s, w.key("supercategory"));
-  return c;
-}
-
 CocoAnnotation parse_annotation(const Json& j, const Where& w, const CocoDataset& ds) {
   json::require_object(j, w);
   CocoAnnotation a;
@@ -88,17 +78,6 @@ CocoAnnotation parse_annotation(const Json& j, const Where& w, const CocoDataset
   return a;
 }
 
-template <typename T, typename IdOf>
-void check_unique_ids(const std::vector<T>& items, const Where& w, IdOf id_of) {
-  std::unordered_map<int64_t, size_t> seen;
-  for (size_t i = 0; i < items.size(); ++i) {
-    auto [it, fresh] = seen.emplace(id_of(items[i]), i);
-    if (!fresh)
-      w.index(i).key("id").fail("is " + std::to_string(id_of(items[i])) + ", already used by " +
-                                w.loc() + "[" + std::to_string(it->second) + "]");
-  }
-}
-
 }  // namespace
 
 CocoDataset read_coco(const std::string& path) {
@@ -110,12 +89,12 @@ CocoDataset read_coco(const std::string& path) {
   json::require_array(images, top.key("images"));
   for (size_t i = 0; i < images.size(); ++i)
     ds.images.push_back(parse_image(images[i], top.key("images").index(i)));
-  check_unique_ids(ds.images, top.key("images"), [](const CocoImage& im) { return im.id; });
+  json::check_unique_ids(ds.images, top.key("images"), [](const CocoImage& im) { return im.id; });
   const Json& cats = json::require(root, "categories", top);
   json::require_array(cats, top.key("categories"));
   for (size_t i = 0; i < cats.size(); ++i)
-    ds.categories.push_back(parse_category(cats[i], top.key("categories").index(i)));
-  check_unique_ids(ds.categories, top.key("categories"), [](const Category& c) { return c.id; });
+    ds.categories.push_back(json::parse_category(cats[i], top.key("categories").index(i)));
+  json::check_unique_ids(ds.categories, top.key("categories"), [](const Category& c) { return c.id; });
   ds.reindex();
   if (const Json* anns = json::find(root, "annotations")) {
     if (!anns->is_null()) {
@@ -123,7 +102,7 @@ CocoDataset read_coco(const std::string& path) {
       ds.annotations.reserve(anns->size());
       for (size_t i = 0; i < anns->size(); ++i)
         ds.annotations.push_back(parse_annotation((*anns)[i], top.key("annotations").index(i), ds));
-      check_unique_ids(ds.annotations, top.key("annotations"),
+      json::check_unique_ids(ds.annotations, top.key("annotations"),
                        [](const CocoAnnotation& a) { return a.id; });
     }
   }

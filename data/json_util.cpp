@@ -222,6 +222,16 @@ Segmentation get_segmentation(const Json& j, const Where& w, int expect_h, int e
   return Segmentation::from_polygons(std::move(polys));
 }
 
+Category parse_category(const Json& j, const Where& w) {
+  require_object(j, w);
+  Category c;
+  c.id = get_int(require(j, "id", w), w.key("id"));
+  c.name = get_string(require(j, "name", w), w.key("name"));
+  if (const Json* s = find(j, "supercategory"))
+    if (!s->is_null()) c.supercategory = get_string(*s, w.key("supercategory"));
+  return c;
+}
+
 Json rle_to_json(const Rle& r, bool compressed) {
   Json j = Json::object();
   j["size"] = Json::array({r.h, r.w});

@@ -7,6 +7,8 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <unordered_map>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
@@ -66,6 +68,21 @@ Segmentation get_segmentation(const Json& j, const Where& w, int expect_h, int e
 // An RLE object only (results files).
 Rle get_rle(const Json& j, const Where& w, int expect_h, int expect_w, const std::string& context,
             bool* compressed = nullptr);
+
+// {"id", "name", "supercategory"?}: a category of a COCO or YouTube-VIS file.
+Category parse_category(const Json& j, const Where& w);
+
+// Fails naming both positions when two items of a list share an id.
+template <typename T, typename IdOf>
+void check_unique_ids(const std::vector<T>& items, const Where& w, IdOf id_of) {
+  std::unordered_map<int64_t, size_t> seen;
+  for (size_t i = 0; i < items.size(); ++i) {
+    auto [it, fresh] = seen.emplace(id_of(items[i]), i);
+    if (!fresh)
+      w.index(i).key("id").fail("is " + std::to_string(id_of(items[i])) + ", already used by " +
+                                w.loc() + "[" + std::to_string(it->second) + "]");
+  }
+}
 
 Json to_json(const Segmentation& s);
 Json rle_to_json(const Rle& r, bool compressed);

@@ -63,16 +63,6 @@ YtvisVideo parse_video(const Json& j, const Where& w) {
   return v;
 }
 
-Category parse_category(const Json& j, const Where& w) {
-  json::require_object(j, w);
-  Category c;
-  c.id = json::get_int(json::require(j, "id", w), w.key("id"));
-  c.name = json::get_string(json::require(j, "name", w), w.key("name"));
-  if (const Json* s = json::find(j, "supercategory"))
-    if (!s->is_null()) c.supercategory = json::get_string(*s, w.key("supercategory"));
-  return c;
-}
-
 YtvisAnnotation parse_annotation(const Json& j, const Where& w, const YtvisDataset& ds) {
   json::require_object(j, w);
   YtvisAnnotation a;
@@ -124,17 +114,6 @@ YtvisAnnotation parse_annotation(const Json& j, const Where& w, const YtvisDatas
   return a;
 }
 
-template <typename T, typename IdOf>
-void check_unique_ids(const std::vector<T>& items, const Where& w, IdOf id_of) {
-  std::unordered_map<int64_t, size_t> seen;
-  for (size_t i = 0; i < items.size(); ++i) {
-    auto [it, fresh] = seen.emplace(id_of(items[i]), i);
-    if (!fresh)
-      w.index(i).key("id").fail("is " + std::to_string(id_of(items[i])) + ", already used by " +
-                                w.loc() + "[" + std::to_string(it->second) + "]");
-  }
-}
-
 }  // namespace
 
 YtvisDataset read_ytvis(const std::string& path) {
@@ -147,13 +126,13 @@ YtvisDataset read_ytvis(const std::string& path) {
   json::require_array(videos, top.key("videos"));
   for (size_t i = 0; i < videos.size(); ++i)
     ds.videos.push_back(parse_video(videos[i], top.key("videos").index(i)));
-  check_unique_ids(ds.videos, top.key("videos"), [](const YtvisVideo& v) { return v.id; });
+  json::check_unique_ids(ds.videos, top.key("videos"), [](const YtvisVideo& v) { return v.id; });
 
   const Json& cats = json::require(root, "categories", top);
   json::require_array(cats, top.key("categories"));
   for (size_t i = 0; i < cats.size(); ++i)
-    ds.categories.push_back(parse_category(cats[i], top.key("categories").index(i)));
-  check_unique_ids(ds.categories, top.key("categories"), [](const Category& c) { return c.id; });
+    ds.categories.push_back(json::parse_category(cats[i], top.key("categories").index(i)));
+  json::check_unique_ids(ds.categories, top.key("categories"), [](const Category& c) { return c.id; });
   ds.reindex();
 
   if (const Json* anns = json::find(root, "annotations")) {
@@ -162,7 +141,7 @@ YtvisDataset read_ytvis(const std::string& path) {
       ds.annotations.reserve(anns->size());
       for (size_t i = 0; i < anns->size(); ++i)
         ds.annotations.push_back(parse_annotation((*anns)[i], top.key("annotations").index(i), ds));
-      check_unique_ids(ds.annotations, top.key("annotations"),
+      json::check_unique_ids(ds.annotations, top.key("annotations"),
                        [](const YtvisAnnotation& a) { return a.id; });
     }
   }
