@@ -3,7 +3,7 @@
 // width = x2 - x1, height = y2 - y1, no "+1".
 //
 // NMS parity between the twins hinges on IoU being bit-identical on host and device, so the
-// products here go through bx_mul, which on the device forbids nvcc from contracting a
+// products here go through mul_rn, which on the device forbids nvcc from contracting a
 // multiply and a following add into one FMA. The host side relies on the build not enabling
 // FMA instructions (baseline x86-64, no -march=native / -mfma): GCC would otherwise contract
 // there. Should that change, NMS parity degrades only for IoUs within an ulp of the threshold
@@ -24,20 +24,6 @@ namespace wsvis::kernels {
 enum class Overlap : int { iou = 0, ioa = 1, iom = 2 };
 
 // ---- float/double maths under one name ----------------------------------------------------
-WSVIS_HD inline float bx_mul(float a, float b) {
-#if defined(__CUDA_ARCH__)
-  return __fmul_rn(a, b);
-#else
-  return a * b;
-#endif
-}
-WSVIS_HD inline double bx_mul(double a, double b) {
-#if defined(__CUDA_ARCH__)
-  return __dmul_rn(a, b);
-#else
-  return a * b;
-#endif
-}
 WSVIS_HD inline float bx_exp(float x) { return expf(x); }
 WSVIS_HD inline double bx_exp(double x) { return exp(x); }
 WSVIS_HD inline float bx_log(float x) { return logf(x); }
@@ -52,7 +38,7 @@ WSVIS_HD inline T bx_max(T a, T b) { return a < b ? b : a; }
 // area, exactly as in the references.
 template <typename T>
 WSVIS_HD inline T box_area(const T* b) {
-  return bx_mul(b[2] - b[0], b[3] - b[1]);
+  return mul_rn(b[2] - b[0], b[3] - b[1]);
 }
 
 // Intersection area, widths and heights clamped at 0.
@@ -61,7 +47,7 @@ WSVIS_HD inline T box_intersection(const T* a, const T* b) {
   const T w = bx_min(a[2], b[2]) - bx_max(a[0], b[0]);
   const T h = bx_min(a[3], b[3]) - bx_max(a[1], b[1]);
   if (!(w > T(0)) || !(h > T(0))) return T(0);
-  return bx_mul(w, h);
+  return mul_rn(w, h);
 }
 
 // IoU / IoA / IoM of boxes a and b given their precomputed areas. Zero whenever the
@@ -107,13 +93,13 @@ constexpr uint32_t kDroppedScoreKey = 0xFFFFFFFFu;
 template <typename T>
 WSVIS_HD inline void box_encode_one(const T* src, const T* tgt, T wx, T wy, T ww, T wh, T* d) {
   const T sw = src[2] - src[0], sh = src[3] - src[1];
-  const T sx = src[0] + bx_mul(T(0.5), sw), sy = src[1] + bx_mul(T(0.5), sh);
+  const T sx = src[0] + mul_rn(T(0.5), sw), sy = src[1] + mul_rn(T(0.5), sh);
   const T tw = tgt[2] - tgt[0], th = tgt[3] - tgt[1];
-  const T tx = tgt[0] + bx_mul(T(0.5), tw), ty = tgt[1] + bx_mul(T(0.5), th);
-  d[0] = bx_mul(wx, tx - sx) / sw;
-  d[1] = bx_mul(wy, ty - sy) / sh;
-  d[2] = bx_mul(ww, bx_log(tw / sw));
-  d[3] = bx_mul(wh, bx_log(th / sh));
+  const T tx = tgt[0] + mul_rn(T(0.5), tw), ty = tgt[1] + mul_rn(T(0.5), th);
+  d[0] = mul_rn(wx, tx - sx) / sw;
+  d[1] = mul_rn(wy, ty - sy) / sh;
+  d[2] = mul_rn(ww, bx_log(tw / sw));
+  d[3] = mul_rn(wh, bx_log(th / sh));
 }
 
 // detectron2 Box2BoxTransform.apply_deltas for one box and one delta quadruple: dw, dh are
@@ -122,15 +108,15 @@ template <typename T>
 WSVIS_HD inline void box_decode_one(const T* box, const T* d, T wx, T wy, T ww, T wh,
                                     T scale_clamp, T* out) {
   const T w = box[2] - box[0], h = box[3] - box[1];
-  const T cx = box[0] + bx_mul(T(0.5), w), cy = box[1] + bx_mul(T(0.5), h);
+  const T cx = box[0] + mul_rn(T(0.5), w), cy = box[1] + mul_rn(T(0.5), h);
   const T dx = d[0] / wx, dy = d[1] / wy;
   const T dw = bx_min(d[2] / ww, scale_clamp), dh = bx_min(d[3] / wh, scale_clamp);
-  const T px = bx_mul(dx, w) + cx, py = bx_mul(dy, h) + cy;
-  const T pw = bx_mul(bx_exp(dw), w), ph = bx_mul(bx_exp(dh), h);
-  out[0] = px - bx_mul(T(0.5), pw);
-  out[1] = py - bx_mul(T(0.5), ph);
-  out[2] = px + bx_mul(T(0.5), pw);
-  out[3] = py + bx_mul(T(0.5), ph);
+  const T px = mul_rn(dx, w) + cx, py = mul_rn(dy, h) + cy;
+  const T pw = mul_rn(bx_exp(dw), w), ph = mul_rn(bx_exp(dh), h);
+  out[0] = px - mul_rn(T(0.5), pw);
+  out[1] = py - mul_rn(T(0.5), ph);
+  out[2] = px + mul_rn(T(0.5), pw);
+  out[3] = py + mul_rn(T(0.5), ph);
 }
 
 // FCOS: distances (l, t, r, b) from location p = (px, py) to the box sides, in units of
@@ -145,10 +131,10 @@ WSVIS_HD inline void fcos_encode_one(const T* p, const T* box, T scale, T* ltrb)
 // AdelaiDet FCOSOutputs: box = location -/+ (l, t, r, b) * stride.
 template <typename T>
 WSVIS_HD inline void fcos_decode_one(const T* p, const T* ltrb, T scale, T* box) {
-  box[0] = p[0] - bx_mul(ltrb[0], scale);
-  box[1] = p[1] - bx_mul(ltrb[1], scale);
-  box[2] = p[0] + bx_mul(ltrb[2], scale);
-  box[3] = p[1] + bx_mul(ltrb[3], scale);
+  box[0] = p[0] - mul_rn(ltrb[0], scale);
+  box[1] = p[1] - mul_rn(ltrb[1], scale);
+  box[2] = p[0] + mul_rn(ltrb[2], scale);
+  box[3] = p[1] + mul_rn(ltrb[3], scale);
 }
 
 // ---- anchors --------------------------------------------------------------------------------

@@ -42,30 +42,9 @@ constexpr int64_t key_limit() {
   return (int64_t(1) << (key_bits<D>() - 1)) - 2;
 }
 
-// Float multiply and add rounded separately on both twins: nvcc would otherwise contract
-// a*b+c into an FMA and the device could choose another simplex than the host for a point
-// lying within rounding of a simplex face.
-WSVIS_HD inline float mul_rn(float a, float b) {
-#if defined(__CUDA_ARCH__)
-  return __fmul_rn(a, b);
-#else
-  return a * b;
-#endif
-}
-WSVIS_HD inline float add_rn(float a, float b) {
-#if defined(__CUDA_ARCH__)
-  return __fadd_rn(a, b);
-#else
-  return a + b;
-#endif
-}
-WSVIS_HD inline float sub_rn(float a, float b) {
-#if defined(__CUDA_ARCH__)
-  return __fsub_rn(a, b);
-#else
-  return a - b;
-#endif
-}
+// Multiplies and adds go through mul_rn/add_rn/sub_rn (kernels/common.h): contracted into an
+// FMA, the device could choose another simplex than the host for a point lying within
+// rounding of a simplex face.
 
 // Diagonal of the elevation matrix E scaled to the lattice's expected standard deviation
 // (p.5-6 of Adams et al.): scale[i] = sqrt(2/3) (D+1) / sqrt((i+1)(i+2)), rounded to float as

@@ -24,23 +24,8 @@ constexpr int kFlowWheelEntries = 55;
 // Middlebury's "unknown flow" convention: |u| or |v| at or above 1e9 (1e9 is exact in float).
 constexpr double kFlowUnknownThreshold = 1e9;
 
-// Multiplications and additions that the CUDA compiler must not fuse into FMAs: the host
-// computes them with two roundings (x86-64 without -mfma), and floor(255 * colour) can tell the
-// difference, so the device rounds the same way.
-WSVIS_HD inline double fc_mul(double a, double b) {
-#if defined(__CUDA_ARCH__)
-  return __dmul_rn(a, b);
-#else
-  return a * b;
-#endif
-}
-WSVIS_HD inline double fc_add(double a, double b) {
-#if defined(__CUDA_ARCH__)
-  return __dadd_rn(a, b);
-#else
-  return a + b;
-#endif
-}
+// Products and sums go through mul_rn/add_rn (kernels/common.h): floor(255 * colour) can tell
+// an FMA-contracted result from the host's two roundings.
 
 // Channel c (0 R, 1 G, 2 B) of wheel entry k in [0, 55): segments RY 15, YG 6, GC 4, CB 11,
 // BM 13, MR 6; a ramp value is floor(255 i / n), computed exactly in integers.
@@ -72,21 +57,21 @@ WSVIS_HD inline bool flow_is_unknown_value(T u, T v) {
 
 // sqrt(u^2 + v^2) rounded as on the host (the normalising radius and the per-pixel radius).
 WSVIS_HD inline double flow_radius(double u, double v) {
-  return sqrt(fc_add(fc_mul(u, u), fc_mul(v, v)));
+  return sqrt(add_rn(mul_rn(u, u), mul_rn(v, v)));
 }
 
 // Colour of one flow vector (u, v) already divided by the normalising radius; rgb[0..2].
 WSVIS_HD inline void flow_uv_to_rgb(double u, double v, FlowWheelVariant variant, uint8_t* rgb) {
   const double rad = flow_radius(u, v);
   const double a = atan2(-v, -u) / M_PI;  // [-1, 1]
-  double fk = fc_mul(fc_add(a, 1.0) / 2, double(kFlowWheelEntries - 1));
+  double fk = mul_rn(add_rn(a, 1.0) / 2, double(kFlowWheelEntries - 1));
   int wrap_to = 0;
   if (variant == FlowWheelVariant::raft) {
-    fk = fc_add(fk, 1.0);
+    fk = add_rn(fk, 1.0);
     wrap_to = 1;
   }
   int k0 = static_cast<int>(floor(fk));
-  double f = fc_add(fk, -static_cast<double>(k0));
+  double f = add_rn(fk, -static_cast<double>(k0));
   if (k0 >= kFlowWheelEntries) {  // RAFT at a = +1: the continuous limit is wheel[1]
     k0 = kFlowWheelEntries - 1;
     f = 1.0;
@@ -97,12 +82,12 @@ WSVIS_HD inline void flow_uv_to_rgb(double u, double v, FlowWheelVariant variant
   for (int c = 0; c < 3; ++c) {
     const double col0 = flow_wheel_channel(k0, c) / 255.0;
     const double col1 = flow_wheel_channel(k1, c) / 255.0;
-    double col = fc_add(fc_mul(fc_add(1.0, -f), col0), fc_mul(f, col1));
+    double col = add_rn(mul_rn(add_rn(1.0, -f), col0), mul_rn(f, col1));
     if (rad <= 1)
-      col = fc_add(1.0, -fc_mul(rad, fc_add(1.0, -col)));  // towards white for small motion
+      col = add_rn(1.0, -mul_rn(rad, add_rn(1.0, -col)));  // towards white for small motion
     else
-      col = fc_mul(col, 0.75);  // beyond the normalisation radius
-    double byte = floor(fc_mul(255.0, col));
+      col = mul_rn(col, 0.75);  // beyond the normalisation radius
+    double byte = floor(mul_rn(255.0, col));
     byte = !(byte >= 0) ? 0 : (byte > 255 ? 255 : byte);  // NaN flow ends here as 0 too
     rgb[c] = static_cast<uint8_t>(byte);
   }

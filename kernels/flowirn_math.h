@@ -88,27 +88,11 @@ constexpr int kRadixBins = 1 << kRadixBits;
 WSVIS_HD inline float fl_sqrt(float x) { return sqrtf(x); }
 WSVIS_HD inline double fl_sqrt(double x) { return sqrt(x); }
 
-// Products and sums that nvcc may not fuse into an FMA (see the magnitude below).
-WSVIS_HD inline float fl_mul(float a, float b) {
-#if defined(__CUDA_ARCH__)
-  return __fmul_rn(a, b);
-#else
-  return a * b;
-#endif
-}
-WSVIS_HD inline double fl_mul(double a, double b) {
-#if defined(__CUDA_ARCH__)
-  return __dmul_rn(a, b);
-#else
-  return a * b;
-#endif
-}
-
 // ||(u, v)||_2, without FMA contraction so that both twins compute the same bits and select
 // the same percentile from the same flow.
 template <typename T>
 WSVIS_HD inline T flow_magnitude(T u, T v) {
-  return fl_sqrt(fl_mul(u, u) + fl_mul(v, v));
+  return fl_sqrt(mul_rn(u, u) + mul_rn(v, v));
 }
 
 // f-CAM_c(x) = CAM_c(x) * A^[ ||F(x)|| > T ]: the factor is A where the magnitude is strictly

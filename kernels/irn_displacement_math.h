@@ -22,35 +22,7 @@
 
 namespace wsvis::kernels::irn_displacement_math {
 
-// Non-contractable arithmetic (see above).
-WSVIS_HD inline double mul_rn(double a, double b) {
-#if defined(__CUDA_ARCH__)
-  return __dmul_rn(a, b);
-#else
-  return a * b;
-#endif
-}
-WSVIS_HD inline double add_rn(double a, double b) {
-#if defined(__CUDA_ARCH__)
-  return __dadd_rn(a, b);
-#else
-  return a + b;
-#endif
-}
-WSVIS_HD inline float mul_rn(float a, float b) {
-#if defined(__CUDA_ARCH__)
-  return __fmul_rn(a, b);
-#else
-  return a * b;
-#endif
-}
-WSVIS_HD inline float add_rn(float a, float b) {
-#if defined(__CUDA_ARCH__)
-  return __fadd_rn(a, b);
-#else
-  return a + b;
-#endif
-}
+// Arithmetic that must round as on the host uses mul_rn/add_rn (kernels/common.h).
 
 // sqrt in the argument's own precision (numpy takes the float32 root of a float32 array).
 WSVIS_HD inline float sqrt_t(float x) { return sqrtf(x); }

@@ -50,30 +50,16 @@ struct LinearTap {
   T l0, l1;
 };
 
-// a * b rounded once, never fused with a following add: nvcc contracts a * b - c into an FMA by
-// default, which would shift source positions by an ulp relative to the CPU twin.
-WSVIS_HD inline float mul_rounded(float a, float b) {
-#if defined(__CUDA_ARCH__)
-  return __fmul_rn(a, b);
-#else
-  return a * b;
-#endif
-}
-WSVIS_HD inline double mul_rounded(double a, double b) {
-#if defined(__CUDA_ARCH__)
-  return __dmul_rn(a, b);
-#else
-  return a * b;
-#endif
-}
+// Source positions use mul_rn (kernels/common.h): an FMA-contracted a * b - c would shift
+// them by an ulp relative to the CPU twin.
 
 template <typename T>
 WSVIS_HD inline LinearTap<T> bilinear_tap(T scale, int64_t dst, int64_t in, bool align_corners) {
   T src;
   if (align_corners) {
-    src = mul_rounded(scale, static_cast<T>(dst));
+    src = mul_rn(scale, static_cast<T>(dst));
   } else {
-    src = mul_rounded(scale, static_cast<T>(dst) + T(0.5)) - T(0.5);
+    src = mul_rn(scale, static_cast<T>(dst) + T(0.5)) - T(0.5);
     src = src > T(0) ? src : T(0);
   }
   int64_t i0 = static_cast<int64_t>(floor(src));

@@ -38,7 +38,7 @@ struct Scratch {
   double *u, *v, *d;            // row potentials (m), column potentials (M), path lengths (M)
   int32_t *path, *row4col;      // predecessor row of each column, row assigned to each column
   int32_t* col4row;             // column assigned to each working row (m)
-  int32_t* todo;                // columns not yet settled in this search, in any order (M)
+  int32_t* unsettled;           // columns not yet settled in this search, in any order (M)
   uint8_t *row_seen, *col_seen; // rows reached (SR) and columns settled (SC) in this search
 };
 
@@ -57,7 +57,7 @@ Scratch carve(void* workspace, int64_t m, int64_t M) {
   s.path = reinterpret_cast<int32_t*>(p);
   s.row4col = s.path + M;
   s.col4row = s.row4col + M;
-  s.todo = s.col4row + m;
+  s.unsettled = s.col4row + m;
   p += round8(sizeof(int32_t) * size_t(3 * M + m));
   s.row_seen = reinterpret_cast<uint8_t*>(p);
   s.col_seen = s.row_seen + m;
@@ -99,9 +99,9 @@ AssignStatus solve(const T* cost, int64_t r, int64_t c, int64_t ld, bool maximiz
     for (int64_t j = 0; j < nc; ++j) {
       s.d[j] = kInf;
       s.col_seen[j] = 0;
-      s.todo[j] = static_cast<int32_t>(j);
+      s.unsettled[j] = static_cast<int32_t>(j);
     }
-    int64_t n_todo = nc;
+    int64_t n_unsettled = nc;
     for (int64_t i = 0; i < nr; ++i) s.row_seen[i] = 0;
     double min_val = 0;
     int64_t i = cur, sink = -1;
@@ -113,8 +113,8 @@ AssignStatus solve(const T* cost, int64_t r, int64_t c, int64_t ld, bool maximiz
       const double u_i = s.u[i];
       // Only unsettled columns are scanned (scipy's `remaining` list). The scan order does not
       // matter: candidate_less is a strict total order, so the choice is the CUDA twin's.
-      for (int64_t t = 0; t < n_todo; ++t) {
-        const int64_t j = s.todo[t];
+      for (int64_t t = 0; t < n_unsettled; ++t) {
+        const int64_t j = s.unsettled[t];
         const double len = am::path_length(min_val, w(i, j), u_i, s.v[j]);
         if (len < s.d[j]) {
           s.d[j] = len;
@@ -133,7 +133,7 @@ AssignStatus solve(const T* cost, int64_t r, int64_t c, int64_t ld, bool maximiz
       min_val = best_d;
       const int32_t j = am::key_column(best_key);
       s.col_seen[j] = 1;
-      s.todo[best_t] = s.todo[--n_todo];
+      s.unsettled[best_t] = s.unsettled[--n_unsettled];
       if (s.row4col[j] < 0)
         sink = j;
       else

@@ -115,9 +115,9 @@ void anchors(T* out, int64_t height, int64_t width, const AnchorSpec& spec) {
   for (int64_t y = 0; y < height; ++y)
     for (int64_t x = 0; x < width; ++x) {
       // torch.arange(offset * stride, W * stride, stride) element x: start + x * step.
-      const double start = bx_mul(spec.offset, spec.stride);
-      const T sx = static_cast<T>(start + bx_mul(static_cast<double>(x), spec.stride));
-      const T sy = static_cast<T>(start + bx_mul(static_cast<double>(y), spec.stride));
+      const double start = mul_rn(spec.offset, spec.stride);
+      const T sx = static_cast<T>(start + mul_rn(static_cast<double>(x), spec.stride));
+      const T sy = static_cast<T>(start + mul_rn(static_cast<double>(y), spec.stride));
       T* o = out + ((y * width + x) * a) * 4;
       for (int c = 0; c < a; ++c) {
         o[4 * c + 0] = sx + cells[c][0];

@@ -98,10 +98,10 @@ __global__ void anchors_kernel(T* out, int64_t height, int64_t width, AnchorSpec
     const int64_t x = cell % width, y = cell / width;
     double ca[4];
     cell_anchor(spec.sizes[c / spec.num_ratios], spec.ratios[c % spec.num_ratios], ca);
-    // bx_mul keeps nvcc from fusing the products into an FMA (the host never does).
-    const double start = bx_mul(spec.offset, spec.stride);
-    const T sx = T(start + bx_mul(double(x), spec.stride));
-    const T sy = T(start + bx_mul(double(y), spec.stride));
+    // mul_rn keeps nvcc from fusing the products into an FMA (the host never does).
+    const double start = mul_rn(spec.offset, spec.stride);
+    const T sx = T(start + mul_rn(double(x), spec.stride));
+    const T sy = T(start + mul_rn(double(y), spec.stride));
     out[4 * f + 0] = sx + T(ca[0]);
     out[4 * f + 1] = sy + T(ca[1]);
     out[4 * f + 2] = sx + T(ca[2]);

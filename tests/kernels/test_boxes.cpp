@@ -224,7 +224,7 @@ TEST(BoxesCuda, OverlapParity) {
       kc::box_overlap(a.data(), nm[0], b.data(), nm[1], kind, ref.data());
       DeviceBuffer<float> da(a), db(b), dout(ref.size());
       kg::box_overlap<float>(nullptr, da.get(), nm[0], db.get(), nm[1], kind, dout.get());
-      // The products avoid FMA contraction (bx_mul), so the twins agree to the bit.
+      // The products avoid FMA contraction (mul_rn), so the twins agree to the bit.
       EXPECT_EQ(dout.host(), ref) << nm[0] << "x" << nm[1] << " kind " << int(kind);
     }
   }
