@@ -27,6 +27,14 @@
 
 namespace wsvis::kernels {
 
+namespace detail {
+// Argument checks shared by both twins (wsvis::Error naming `what` and the bad sizes).
+void check_roi_align_args(const char* what, const RoiLevels& levels, int64_t N, int64_t C,
+                          int64_t R, int64_t PH, int64_t PW);
+// One (H, W) feature map at spatial_scale as a one-level RoiLevels.
+RoiLevels roi_single_level(int64_t H, int64_t W, double spatial_scale);
+}  // namespace detail
+
 namespace cpu {
 template <typename T>
 void roi_align_forward(const T* input, int64_t N, int64_t C, int64_t H, int64_t W,

@@ -6,12 +6,12 @@
 
 #include "engine/error.h"
 
-namespace wsvis::kernels::cpu {
+namespace wsvis::kernels {
 
-namespace {
+namespace detail {
 
-void check_args(const char* what, const RoiLevels& levels, int64_t N, int64_t C, int64_t R,
-                int64_t PH, int64_t PW) {
+void check_roi_align_args(const char* what, const RoiLevels& levels, int64_t N, int64_t C,
+                          int64_t R, int64_t PH, int64_t PW) {
   WSVIS_CHECK(levels.count >= 1 && levels.count <= kMaxRoiLevels, what, ": ", levels.count,
               " levels given, 1..", kMaxRoiLevels, " supported");
   WSVIS_CHECK(N >= 0 && C >= 0 && R >= 0, what, ": negative size N=", N, " C=", C, " R=", R);
@@ -21,7 +21,7 @@ void check_args(const char* what, const RoiLevels& levels, int64_t N, int64_t C,
                 " has negative size ", levels.height[l], "x", levels.width[l]);
 }
 
-RoiLevels single_level(int64_t H, int64_t W, double spatial_scale) {
+RoiLevels roi_single_level(int64_t H, int64_t W, double spatial_scale) {
   RoiLevels L;
   L.count = 1;
   L.height[0] = H;
@@ -29,6 +29,12 @@ RoiLevels single_level(int64_t H, int64_t W, double spatial_scale) {
   L.spatial_scale[0] = spatial_scale;
   return L;
 }
+
+}  // namespace detail
+
+namespace cpu {
+
+namespace {
 
 template <typename T>
 void forward_impl(const T* const* features, const RoiLevels& levels, int64_t N, int64_t C,
@@ -45,8 +51,8 @@ void forward_impl(const T* const* features, const RoiLevels& levels, int64_t N, 
       continue;
     }
     const int64_t H = levels.height[l], W = levels.width[l];
-    const RoiGeometry<T> g = roi_geometry(rois + 5 * r, static_cast<T>(levels.spatial_scale[l]),
-                                          PH, PW, sampling_ratio, aligned);
+    const RoiGeometry<T> g = roi_geometry(rois + 5 * r, static_cast<T>(levels.spatial_scale[l]), PH,
+                                          PW, sampling_ratio, aligned);
     for (int64_t c = 0; c < C; ++c) {
       const T* plane = features[l] + (n * C + c) * H * W;
       for (int64_t ph = 0; ph < PH; ++ph)
@@ -63,9 +69,9 @@ struct PlaneAdd {
 };
 
 template <typename T>
-void backward_impl(const T* grad_out, const RoiLevels& levels, int64_t N, int64_t C,
-                   const T* rois, const int32_t* roi_levels, int64_t R, int64_t PH, int64_t PW,
-                   int sampling_ratio, bool aligned, T* const* grad_features) {
+void backward_impl(const T* grad_out, const RoiLevels& levels, int64_t N, int64_t C, const T* rois,
+                   const int32_t* roi_levels, int64_t R, int64_t PH, int64_t PW, int sampling_ratio,
+                   bool aligned, T* const* grad_features) {
   for (int l = 0; l < levels.count; ++l)
     std::fill(grad_features[l], grad_features[l] + N * C * levels.height[l] * levels.width[l],
               T(0));
@@ -79,8 +85,8 @@ void backward_impl(const T* grad_out, const RoiLevels& levels, int64_t N, int64_
       const int l = roi_source(rois, roi_levels, levels, N, r, &n);
       if (l < 0) continue;
       const int64_t H = levels.height[l], W = levels.width[l];
-      const RoiGeometry<T> g = roi_geometry(
-          rois + 5 * r, static_cast<T>(levels.spatial_scale[l]), PH, PW, sampling_ratio, aligned);
+      const RoiGeometry<T> g = roi_geometry(rois + 5 * r, static_cast<T>(levels.spatial_scale[l]),
+                                            PH, PW, sampling_ratio, aligned);
       PlaneAdd<T> add{grad_features[l] + (n * C + c) * H * W};
       const T* go = grad_out + (r * C + c) * bins;
       for (int64_t ph = 0; ph < PH; ++ph)
@@ -93,11 +99,11 @@ void backward_impl(const T* grad_out, const RoiLevels& levels, int64_t N, int64_
 }  // namespace
 
 template <typename T>
-void roi_align_forward(const T* input, int64_t N, int64_t C, int64_t H, int64_t W,
-                       const T* rois, int64_t R, int64_t PH, int64_t PW, double spatial_scale,
-                       int sampling_ratio, bool aligned, T* out) {
-  const RoiLevels L = single_level(H, W, spatial_scale);
-  check_args("roi_align_forward", L, N, C, R, PH, PW);
+void roi_align_forward(const T* input, int64_t N, int64_t C, int64_t H, int64_t W, const T* rois,
+                       int64_t R, int64_t PH, int64_t PW, double spatial_scale, int sampling_ratio,
+                       bool aligned, T* out) {
+  const RoiLevels L = detail::roi_single_level(H, W, spatial_scale);
+  detail::check_roi_align_args("roi_align_forward", L, N, C, R, PH, PW);
   const T* features[1] = {input};
   forward_impl(features, L, N, C, rois, static_cast<const int32_t*>(nullptr), R, PH, PW,
                sampling_ratio, aligned, out);
@@ -107,8 +113,8 @@ template <typename T>
 void roi_align_backward(const T* grad_out, int64_t N, int64_t C, int64_t H, int64_t W,
                         const T* rois, int64_t R, int64_t PH, int64_t PW, double spatial_scale,
                         int sampling_ratio, bool aligned, T* grad_input) {
-  const RoiLevels L = single_level(H, W, spatial_scale);
-  check_args("roi_align_backward", L, N, C, R, PH, PW);
+  const RoiLevels L = detail::roi_single_level(H, W, spatial_scale);
+  detail::check_roi_align_args("roi_align_backward", L, N, C, R, PH, PW);
   T* grads[1] = {grad_input};
   backward_impl(grad_out, L, N, C, rois, static_cast<const int32_t*>(nullptr), R, PH, PW,
                 sampling_ratio, aligned, grads);
@@ -126,35 +132,37 @@ void multilevel_roi_align_forward(const T* const* features, const RoiLevels& lev
                                   int64_t C, const T* rois, const int32_t* roi_levels, int64_t R,
                                   int64_t PH, int64_t PW, int sampling_ratio, bool aligned,
                                   T* out) {
-  check_args("multilevel_roi_align_forward", levels, N, C, R, PH, PW);
+  detail::check_roi_align_args("multilevel_roi_align_forward", levels, N, C, R, PH, PW);
   WSVIS_CHECK(R == 0 || roi_levels != nullptr, "multilevel_roi_align_forward: no roi_levels");
   forward_impl(features, levels, N, C, rois, roi_levels, R, PH, PW, sampling_ratio, aligned, out);
 }
 
 template <typename T>
-void multilevel_roi_align_backward(const T* grad_out, const RoiLevels& levels, int64_t N,
-                                   int64_t C, const T* rois, const int32_t* roi_levels, int64_t R,
-                                   int64_t PH, int64_t PW, int sampling_ratio, bool aligned,
+void multilevel_roi_align_backward(const T* grad_out, const RoiLevels& levels, int64_t N, int64_t C,
+                                   const T* rois, const int32_t* roi_levels, int64_t R, int64_t PH,
+                                   int64_t PW, int sampling_ratio, bool aligned,
                                    T* const* grad_features) {
-  check_args("multilevel_roi_align_backward", levels, N, C, R, PH, PW);
+  detail::check_roi_align_args("multilevel_roi_align_backward", levels, N, C, R, PH, PW);
   WSVIS_CHECK(R == 0 || roi_levels != nullptr, "multilevel_roi_align_backward: no roi_levels");
   backward_impl(grad_out, levels, N, C, rois, roi_levels, R, PH, PW, sampling_ratio, aligned,
                 grad_features);
 }
 
-#define WSVIS_INSTANTIATE_ROI_ALIGN(T)                                                        \
+#define WSVIS_INSTANTIATE_ROI_ALIGN(T)                                                         \
   template void roi_align_forward<T>(const T*, int64_t, int64_t, int64_t, int64_t, const T*,   \
                                      int64_t, int64_t, int64_t, double, int, bool, T*);        \
   template void roi_align_backward<T>(const T*, int64_t, int64_t, int64_t, int64_t, const T*,  \
                                       int64_t, int64_t, int64_t, double, int, bool, T*);       \
   template void fpn_assign_levels<T>(const T*, int64_t, const FpnLevelParams&, int32_t*);      \
-  template void multilevel_roi_align_forward<T>(const T* const*, const RoiLevels&, int64_t,     \
-                                                int64_t, const T*, const int32_t*, int64_t,     \
-                                                int64_t, int64_t, int, bool, T*);               \
-  template void multilevel_roi_align_backward<T>(const T*, const RoiLevels&, int64_t, int64_t,  \
-                                                 const T*, const int32_t*, int64_t, int64_t,    \
+  template void multilevel_roi_align_forward<T>(const T* const*, const RoiLevels&, int64_t,    \
+                                                int64_t, const T*, const int32_t*, int64_t,    \
+                                                int64_t, int64_t, int, bool, T*);              \
+  template void multilevel_roi_align_backward<T>(const T*, const RoiLevels&, int64_t, int64_t, \
+                                                 const T*, const int32_t*, int64_t, int64_t,   \
                                                  int64_t, int, bool, T* const*);
 WSVIS_INSTANTIATE_ROI_ALIGN(float)
 WSVIS_INSTANTIATE_ROI_ALIGN(double)
 
-}  // namespace wsvis::kernels::cpu
+}  // namespace cpu
+
+}  // namespace wsvis::kernels

@@ -85,26 +85,6 @@ __global__ void fpn_assign_levels_kernel(const T* __restrict__ rois, int64_t R,
     levels[r] = fpn_level(rois + 5 * r + 1, params);
 }
 
-void check_args(const char* what, const RoiLevels& levels, int64_t N, int64_t C, int64_t R,
-                int64_t PH, int64_t PW) {
-  WSVIS_CHECK(levels.count >= 1 && levels.count <= kMaxRoiLevels, what, ": ", levels.count,
-              " levels given, 1..", kMaxRoiLevels, " supported");
-  WSVIS_CHECK(N >= 0 && C >= 0 && R >= 0, what, ": negative size N=", N, " C=", C, " R=", R);
-  WSVIS_CHECK(PH >= 1 && PW >= 1, what, ": pooled size must be positive, got ", PH, "x", PW);
-  for (int l = 0; l < levels.count; ++l)
-    WSVIS_CHECK(levels.height[l] >= 0 && levels.width[l] >= 0, what, ": level ", l,
-                " has negative size ", levels.height[l], "x", levels.width[l]);
-}
-
-RoiLevels single_level(int64_t H, int64_t W, double spatial_scale) {
-  RoiLevels L;
-  L.count = 1;
-  L.height[0] = H;
-  L.width[0] = W;
-  L.spatial_scale[0] = spatial_scale;
-  return L;
-}
-
 template <typename T>
 void forward_launch(cudaStream_t stream, const LevelPointers<const T*>& features,
                     const RoiLevels& levels, int64_t N, int64_t C, const T* rois,
@@ -153,8 +133,8 @@ template <typename T>
 void roi_align_forward(cudaStream_t stream, const T* input, int64_t N, int64_t C, int64_t H,
                        int64_t W, const T* rois, int64_t R, int64_t PH, int64_t PW,
                        double spatial_scale, int sampling_ratio, bool aligned, T* out) {
-  const RoiLevels L = single_level(H, W, spatial_scale);
-  check_args("roi_align_forward", L, N, C, R, PH, PW);
+  const RoiLevels L = detail::roi_single_level(H, W, spatial_scale);
+  detail::check_roi_align_args("roi_align_forward", L, N, C, R, PH, PW);
   LevelPointers<const T*> f{};
   f.ptr[0] = input;
   forward_launch(stream, f, L, N, C, rois, nullptr, R, PH, PW, sampling_ratio, aligned, out);
@@ -164,8 +144,8 @@ template <typename T>
 void roi_align_backward(cudaStream_t stream, const T* grad_out, int64_t N, int64_t C, int64_t H,
                         int64_t W, const T* rois, int64_t R, int64_t PH, int64_t PW,
                         double spatial_scale, int sampling_ratio, bool aligned, T* grad_input) {
-  const RoiLevels L = single_level(H, W, spatial_scale);
-  check_args("roi_align_backward", L, N, C, R, PH, PW);
+  const RoiLevels L = detail::roi_single_level(H, W, spatial_scale);
+  detail::check_roi_align_args("roi_align_backward", L, N, C, R, PH, PW);
   LevelPointers<T*> g{};
   g.ptr[0] = grad_input;
   backward_launch(stream, grad_out, L, N, C, rois, nullptr, R, PH, PW, sampling_ratio, aligned, g);
@@ -187,7 +167,7 @@ void multilevel_roi_align_forward(cudaStream_t stream, const T* const* features,
                                   const RoiLevels& levels, int64_t N, int64_t C, const T* rois,
                                   const int32_t* roi_levels, int64_t R, int64_t PH, int64_t PW,
                                   int sampling_ratio, bool aligned, T* out) {
-  check_args("multilevel_roi_align_forward", levels, N, C, R, PH, PW);
+  detail::check_roi_align_args("multilevel_roi_align_forward", levels, N, C, R, PH, PW);
   WSVIS_CHECK(R == 0 || roi_levels != nullptr, "multilevel_roi_align_forward: no roi_levels");
   LevelPointers<const T*> f{};
   for (int l = 0; l < levels.count; ++l) f.ptr[l] = features[l];
@@ -200,7 +180,7 @@ void multilevel_roi_align_backward(cudaStream_t stream, const T* grad_out,
                                    const RoiLevels& levels, int64_t N, int64_t C, const T* rois,
                                    const int32_t* roi_levels, int64_t R, int64_t PH, int64_t PW,
                                    int sampling_ratio, bool aligned, T* const* grad_features) {
-  check_args("multilevel_roi_align_backward", levels, N, C, R, PH, PW);
+  detail::check_roi_align_args("multilevel_roi_align_backward", levels, N, C, R, PH, PW);
   WSVIS_CHECK(R == 0 || roi_levels != nullptr, "multilevel_roi_align_backward: no roi_levels");
   LevelPointers<T*> g{};
   for (int l = 0; l < levels.count; ++l) g.ptr[l] = grad_features[l];
