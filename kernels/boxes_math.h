@@ -25,9 +25,9 @@ enum class Overlap : int { iou = 0, ioa = 1, iom = 2 };
 
 // ---- float/double maths under one name ----------------------------------------------------
 WSVIS_HD inline float bx_exp(float x) { return expf(x); }
-WSVIS_HD inline double bx_exp(double x) { return exp(x); }
+WSVIS_HD inline double bx_exp(double x) { return ::exp(x); }
 WSVIS_HD inline float bx_log(float x) { return logf(x); }
-WSVIS_HD inline double bx_log(double x) { return log(x); }
+WSVIS_HD inline double bx_log(double x) { return ::log(x); }
 template <typename T>
 WSVIS_HD inline T bx_min(T a, T b) { return b < a ? b : a; }
 template <typename T>

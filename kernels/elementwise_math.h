@@ -14,9 +14,9 @@ namespace wsvis::kernels {
 
 // Type-exact libm calls (float stays float on host and device).
 WSVIS_HD inline float ew_exp(float x) { return expf(x); }
-WSVIS_HD inline double ew_exp(double x) { return exp(x); }
+WSVIS_HD inline double ew_exp(double x) { return ::exp(x); }
 WSVIS_HD inline float ew_log(float x) { return logf(x); }
-WSVIS_HD inline double ew_log(double x) { return log(x); }
+WSVIS_HD inline double ew_log(double x) { return ::log(x); }
 WSVIS_HD inline float ew_sqrt(float x) { return sqrtf(x); }
 WSVIS_HD inline double ew_sqrt(double x) { return sqrt(x); }
 WSVIS_HD inline float ew_pow(float x, float p) { return powf(x, p); }

@@ -110,7 +110,7 @@ WSVIS_HD inline T irn_walk_weight(T alpha, T beta) {
     }
     return w;
   }
-  return static_cast<T>(exp(static_cast<double>(beta) * log(static_cast<double>(alpha))));
+  return static_cast<T>(::exp(static_cast<double>(beta) * ::log(static_cast<double>(alpha))));
 }
 
 // Neighbour k of the random-walk stencil (0 <= k < 2D+1): k = 0 is the pixel itself,
