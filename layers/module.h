@@ -42,8 +42,9 @@ class Module {
   // parameters, then its own buffers, then its children in registration order (as torch).
   std::vector<std::pair<std::string, Tensor>> state_dict() const;
 
-  // Recursive. Modules start in training mode (as torch).
-  void train(bool on = true);
+  // Recursive. Modules start in training mode (as torch). Virtual so that a model that keeps
+  // a part in eval mode (the IRN's frozen backbone) does so however it is called.
+  virtual void train(bool on = true);
   bool is_training() const { return training_; }
 
   // Moves every parameter and buffer to ctx by REPLACING the tensor in its slot with a copy on
