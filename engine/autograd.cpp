@@ -126,7 +126,10 @@ void run_backward(const Tensor& root, const Tensor& grad_output) {
     if (!meta->node) {
       WSVIS_CHECK(!meta->graph_released, "backward through a graph that was already freed by an "
                                          "earlier backward");
-      continue;  // a leaf: its gradient stays where users read it
+      // A leaf: every user ran before it in this order, so its gradient is final. It stays
+      // where users read it.
+      if (meta->grad_ready_hook) meta->grad_ready_hook();
+      continue;
     }
     // Free the node (closure and captured tensors) as soon as it has run.
     std::shared_ptr<GradNode> node = std::move(meta->node);
@@ -144,6 +147,12 @@ void run_backward(const Tensor& root, const Tensor& grad_output) {
       accumulate(*node->inputs[i], grads[i], node->name);
     }
   }
+}
+
+void set_grad_ready_hook(const Tensor& leaf, std::function<void()> hook) {
+  WSVIS_CHECK(leaf.is_leaf() && leaf.requires_grad(), "set_grad_ready_hook: ",
+              leaf.describe(), " is not a leaf that requires grad");
+  leaf.autograd_meta()->grad_ready_hook = std::move(hook);
 }
 
 }  // namespace autograd

@@ -29,6 +29,10 @@ struct AutogradMeta {
   std::shared_ptr<GradNode> node;    // the op that produced this tensor; null for leaves
   std::vector<int64_t> shape;        // to check gradient shapes
   int dtype = 0;
+  // Leaves only: called once per backward, when every gradient for this leaf has been
+  // accumulated (all its users in the graph have run). Gradient bucketing starts an all-reduce
+  // from here (engine/distributed.h). Queued device work (the accumulation) may still be running.
+  std::function<void()> grad_ready_hook;
   AutogradMeta();
   ~AutogradMeta();
 };
@@ -58,6 +62,11 @@ bool needs_record(const std::vector<Tensor>& inputs);
 void record(Tensor& output, const char* name, const std::vector<Tensor>& inputs, BackwardFn fn);
 
 void run_backward(const Tensor& root, const Tensor& grad_output);
+
+// Sets (or with an empty function clears) `leaf`'s grad_ready_hook. `leaf` must be a leaf that
+// requires grad. The hook belongs to the tensor's autograd record: a module that re-packs its
+// parameters (new tensors) needs its hooks set again.
+void set_grad_ready_hook(const Tensor& leaf, std::function<void()> hook);
 
 }  // namespace autograd
 

@@ -13,6 +13,9 @@ required=(
   "nlohmann-json3-dev:/usr/include/nlohmann/json.hpp"
   "libstb-dev:/usr/include/stb/stb_image.h"
   "libgtest-dev:/usr/include/gtest/gtest.h"
+  # Open MPI: CPU collectives of multi-rank training, scripts/launch.sh and the two-rank test.
+  "openmpi-bin:/usr/bin/mpirun.openmpi"
+  "libopenmpi-dev:/usr/lib/x86_64-linux-gnu/openmpi/include/mpi.h"
 )
 
 missing=()
