@@ -7,6 +7,8 @@
 //   wsvis synth ...                             write a synthetic video set (apps/synth_cmd.h)
 //   wsvis eval ...                              COCO / YouTube-VIS metrics (apps/eval_cmd.h)
 //   wsvis draw ...                              overlays, strips and flow images (apps/draw_cmd.h)
+//   wsvis stage1 ...                            flowIRN stage 1 in a run folder (apps/stage1_cmd.h)
+//   wsvis import-davis ...                      one DAVIS sequence as a YTVIS set (apps/import_cmd.h)
 // Errors from bad input exit with status 2; other errors with status 1.
 #include <cstdio>
 #include <cstdlib>
@@ -17,6 +19,8 @@
 #include "apps/demo.h"
 #include "apps/draw_cmd.h"
 #include "apps/eval_cmd.h"
+#include "apps/stage1_cmd.h"
+#include "apps/import_cmd.h"
 #include "apps/synth_cmd.h"
 #include "engine/device.h"
 #include "engine/error.h"
@@ -30,7 +34,9 @@ int usage(FILE* out) {
                "  info                                  build and device information\n"
                "  synth --out DIR [--videos N] [--frames T] [--size WxH] [--seed S]\n        [--camouflage F] [--touching F] [--config FILE]   write a synthetic video set\n"
                "  eval --gt F --results F [--type segm|bbox|video|frame] [--out metrics.json]\n        [--flow-dir DIR]   COCO / YouTube-VIS metrics and temporal consistency\n"
-               "  draw --gt F --frames DIR [--results F] [--video ID] [--out DIR] [--strip N] [--flow DIR]   overlays, strips, flow PNGs\n");
+               "  stage1 --config F --run DIR [STEP ...] [--set key=value ...] [--force]\n        flowIRN stage 1: CAM net, CAMs, IR labels, IRN, pseudo-labels, eval\n"
+               "  draw --gt F --frames DIR [--results F] [--video ID] [--out DIR] [--strip N] [--flow DIR]   overlays, strips, flow PNGs\n"
+               "  import-davis --frames DIR --masks DIR --out DIR [--video NAME] [--category NAME]\n        [--binary]   one DAVIS sequence as a YouTube-VIS dataset\n");
   return out == stderr ? 2 : 0;
 }
 
@@ -52,6 +58,8 @@ int main(int argc, char** argv) {
     if (command == "eval") return wsvis::apps::run_eval(args);
     if (command == "draw") return wsvis::apps::run_draw(args);
     if (command == "synth") return wsvis::apps::run_synth(args);
+    if (command == "stage1") return wsvis::apps::run_stage1_command(args);
+    if (command == "import-davis") return wsvis::apps::run_import_davis(args);
     if (command == "-h" || command == "--help" || command == "help") return usage(stdout);
     std::fprintf(stderr, "wsvis: unknown command '%s'\n", command.c_str());
     return usage(stderr);

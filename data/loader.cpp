@@ -71,7 +71,9 @@ struct HostBatch {
 
 int round_up(int v, int d) { return d <= 1 ? v : (v + d - 1) / d * d; }
 
-void write_image(const Image& im, PixelNorm norm, float* out, int H, int W) {
+}  // namespace
+
+void normalise_image_into(const Image& im, PixelNorm norm, float* out, int H, int W) {
   const size_t plane = static_cast<size_t>(H) * W;
   for (int c = 0; c < 3; ++c) {
     // detectron2: channel c of the output is BGR channel c = RGB channel 2 - c.
@@ -84,6 +86,8 @@ void write_image(const Image& im, PixelNorm norm, float* out, int H, int W) {
         dst[static_cast<size_t>(y) * W + x] = im.at(y, x, src) * scale + shift;
   }
 }
+
+namespace {
 
 void write_flow(const Flow& f, float* out, int H, int W) {
   const size_t plane = static_cast<size_t>(H) * W;
@@ -188,8 +192,8 @@ struct PairLoader::Impl {
                  plane = static_cast<size_t>(H) * W;
     for (int64_t i = 0; i < B; ++i) {
       const PairSample& s = samples[static_cast<size_t>(i)];
-      write_image(s.frame_a, config.norm, static_cast<float*>(ptr[0]) + i * img, H, W);
-      write_image(s.frame_b, config.norm, static_cast<float*>(ptr[1]) + i * img, H, W);
+      normalise_image_into(s.frame_a, config.norm, static_cast<float*>(ptr[0]) + i * img, H, W);
+      normalise_image_into(s.frame_b, config.norm, static_cast<float*>(ptr[1]) + i * img, H, W);
       if (flow) {
         write_flow(s.flow_fw, static_cast<float*>(ptr[2]) + i * fl, H, W);
         write_flow(s.flow_bw, static_cast<float*>(ptr[3]) + i * fl, H, W);

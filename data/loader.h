@@ -103,6 +103,16 @@ struct PairBatch {
   std::vector<std::vector<WeakBox>> boxes_a, boxes_b;  // augmented, in padded-image pixels
 };
 
+// ---- file helpers shared with the stage-1 pipeline ------------------------------------------
+// "<video>/00000.jpg" -> "<video>/00000" (the key flow files and per-frame outputs use).
+std::string strip_extension(const std::string& name);
+// A frame / flow file of `video`, InputError naming the file when its size is not the video's.
+Image read_frame(const std::string& path, const YtvisVideo& video);
+Flow read_flow(const std::string& path, const YtvisVideo& video);
+// Writes `im` normalised (channel planes) into the top-left of an (3, H, W) buffer; the rest
+// is left as it is (callers zero it: padding is 0 after normalisation).
+void normalise_image_into(const Image& im, PixelNorm norm, float* out, int H, int W);
+
 // All pairs (t, t + delta) of the dataset, videos in order, t increasing.
 std::vector<PairRef> enumerate_pairs(const YtvisDataset& dataset, int delta);
 

@@ -16,6 +16,20 @@ uint64_t splitmix64(uint64_t x) {
   return x ^ (x >> 31);
 }
 
+float bilinear(const Flow& f, float x, float y, int c) {
+  x = std::min(std::max(x, 0.f), static_cast<float>(f.width - 1));
+  y = std::min(std::max(y, 0.f), static_cast<float>(f.height - 1));
+  const int x0 = static_cast<int>(x), y0 = static_cast<int>(y);
+  const int x1 = std::min(x0 + 1, f.width - 1), y1 = std::min(y0 + 1, f.height - 1);
+  const float wx = x - x0, wy = y - y0;
+  auto at = [&](int xx, int yy) { return f.uv[2 * (static_cast<size_t>(yy) * f.width + xx) + c]; };
+  const float top = at(x0, y0) + wx * (at(x1, y0) - at(x0, y0));
+  const float bot = at(x0, y1) + wx * (at(x1, y1) - at(x0, y1));
+  return top + wy * (bot - top);
+}
+
+}  // namespace
+
 std::string strip_extension(const std::string& name) {
   const size_t dot = name.find_last_of('.');
   const size_t slash = name.find_last_of('/');
@@ -37,20 +51,6 @@ Flow read_flow(const std::string& path, const YtvisVideo& video) {
   check_flow_size(flow, video.width, video.height, path);
   return flow;
 }
-
-float bilinear(const Flow& f, float x, float y, int c) {
-  x = std::min(std::max(x, 0.f), static_cast<float>(f.width - 1));
-  y = std::min(std::max(y, 0.f), static_cast<float>(f.height - 1));
-  const int x0 = static_cast<int>(x), y0 = static_cast<int>(y);
-  const int x1 = std::min(x0 + 1, f.width - 1), y1 = std::min(y0 + 1, f.height - 1);
-  const float wx = x - x0, wy = y - y0;
-  auto at = [&](int xx, int yy) { return f.uv[2 * (static_cast<size_t>(yy) * f.width + xx) + c]; };
-  const float top = at(x0, y0) + wx * (at(x1, y0) - at(x0, y0));
-  const float bot = at(x0, y1) + wx * (at(x1, y1) - at(x0, y1));
-  return top + wy * (bot - top);
-}
-
-}  // namespace
 
 uint64_t sample_seed(uint64_t seed, int64_t epoch, int64_t index) {
   return splitmix64(splitmix64(splitmix64(seed) ^ static_cast<uint64_t>(epoch)) ^

@@ -5,6 +5,8 @@
 #include <cstring>
 #include <mutex>
 
+#include <unistd.h>
+
 namespace wsvis::log {
 
 Level threshold() {
@@ -19,11 +21,40 @@ Level threshold() {
   return level;
 }
 
+namespace {
+
+std::mutex& stderr_mutex() {  // keeps lines from concurrent threads whole
+  static std::mutex mutex;
+  return mutex;
+}
+bool status_line_open = false;  // a progress line is on the terminal, not yet ended
+
+}  // namespace
+
 void write(Level level, const std::string& message) {
-  static std::mutex mutex;  // keeps lines from concurrent threads whole
   static const char* const kTags[] = {"debug", "info", "warn", "error"};
-  std::lock_guard<std::mutex> lock(mutex);
+  std::lock_guard<std::mutex> lock(stderr_mutex());
+  if (status_line_open) std::fputc('\n', stderr);
+  status_line_open = false;
   std::fprintf(stderr, "[wsvis %s] %s\n", kTags[static_cast<int>(level)], message.c_str());
+}
+
+bool stderr_is_terminal() {
+  static const bool tty = isatty(fileno(stderr)) != 0;
+  return tty;
+}
+
+void status(const std::string& line, bool final) {
+  if (threshold() > Level::info) return;
+  std::lock_guard<std::mutex> lock(stderr_mutex());
+  if (stderr_is_terminal()) {
+    // Redraw in place; clear the rest of the previous line.
+    std::fprintf(stderr, "\r%s\033[K%s", line.c_str(), final ? "\n" : "");
+    status_line_open = !final;
+  } else {
+    std::fprintf(stderr, "[wsvis info] %s\n", line.c_str());
+  }
+  std::fflush(stderr);
 }
 
 }  // namespace wsvis::log

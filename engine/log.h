@@ -14,6 +14,11 @@ enum class Level { debug = 0, info = 1, warn = 2, error = 3 };
 Level threshold();
 void write(Level level, const std::string& message);
 
+// A status line (a progress bar): on a terminal it is redrawn in place until `final`; otherwise
+// each call is one plain info line (callers throttle them). Shown at level info and below.
+void status(const std::string& line, bool final);
+bool stderr_is_terminal();
+
 template <typename... Parts>
 void debug(const Parts&... parts) {
   if (threshold() <= Level::debug) write(Level::debug, detail::concat(parts...));

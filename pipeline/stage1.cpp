@@ -1,0 +1,80 @@
+#include "pipeline/stage1.h"
+
+#include <algorithm>
+#include <chrono>
+#include <filesystem>
+
+#include "data/file_util.h"
+#include "engine/device.h"
+#include "engine/log.h"
+#include "pipeline/cam_stage.h"
+#include "pipeline/ir_label_stage.h"
+#include "pipeline/irn_stage.h"
+#include "pipeline/pseudo_label_stage.h"
+#include "pipeline/stage1_data.h"
+
+namespace wsvis::pipeline {
+
+const std::vector<std::string>& stage1_steps() {
+  static const std::vector<std::string> steps = {"train-cam", "make-cams", "make-ir-labels",
+                                                 "train-irn", "make-pseudo-labels", "eval"};
+  return steps;
+}
+
+void run_stage1(const Stage1Config& config, const RunDir& run, const std::vector<std::string>& steps,
+                const ContextPtr& ctx) {
+  for (const std::string& s : steps)
+    if (std::find(stage1_steps().begin(), stage1_steps().end(), s) == stage1_steps().end())
+      throw InputError("stage1: unknown step '" + s + "'");
+  const Stage1Data data = load_stage1_data(config);
+  log::info("stage1: ", data.frames.size(), " frames, ", data.num_classes, " classes, on ",
+            ctx->device().str());
+  auto wanted = [&](const char* name) {
+    return std::find(steps.begin(), steps.end(), name) != steps.end();
+  };
+  auto timed = [&](const char* name, auto&& fn) {
+    if (!wanted(name)) return;
+    const auto t0 = std::chrono::steady_clock::now();
+    fn();
+    run.log({{"stage", name},
+             {"event", "finished"},
+             {"seconds", std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count()}});
+  };
+  timed("train-cam", [&] { train_cam(config, data, run, ctx); });
+  timed("make-cams", [&] { make_cams(config, data, run, ctx); });
+  timed("make-ir-labels", [&] { make_ir_labels(config, data, run, ctx); });
+  timed("train-irn", [&] { train_irn(config, data, run, ctx); });
+  timed("make-pseudo-labels", [&] { make_pseudo_labels(config, data, run, ctx); });
+  timed("eval", [&] {
+    if (data.dataset.annotations.empty()) {
+      log::info("eval: the dataset has no annotations; nothing to score against");
+      return;
+    }
+    const nlohmann::json m = evaluate_pseudo_labels(data, run);
+    log::info("eval: pseudo-label frame AP50 ", m["pseudo_labels"]["frame_segm"]["AP50"].get<double>(),
+              ", AP ", m["pseudo_labels"]["frame_segm"]["AP"].get<double>());
+  });
+}
+
+void record_config(const RunDir& run, const std::string& dumped, const std::string& source, bool force) {
+  const std::string path = run.path("config.json");
+  if (std::filesystem::exists(path) && !force) {
+    if (data::read_file_bytes(path) != dumped)
+      throw InputError(path + ": this run folder was made with a different config than " + source +
+                       " (with its --set overrides); use another --run folder, or --force to "
+                       "continue with the new one");
+    return;
+  }
+  data::write_file_atomic(path, dumped);
+}
+
+ContextPtr context_for(const std::string& device) {
+  if (device == "cpu") return Context::create(Device::cpu());
+  if (device == "cuda") {
+    if (!cuda_available()) throw InputError("device \"cuda\" asked for, but no CUDA device is visible");
+    return Context::create(Device::cuda(0));
+  }
+  return Context::create(cuda_available() ? Device::cuda(0) : Device::cpu());
+}
+
+}  // namespace wsvis::pipeline

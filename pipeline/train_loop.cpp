@@ -1,0 +1,101 @@
+#include "pipeline/train_loop.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <numeric>
+
+#include "data/loader.h"
+#include "engine/log.h"
+#include "engine/optim/schedule.h"
+#include "engine/optim/sgd.h"
+#include "engine/random.h"
+#include "layers/checkpoint.h"
+
+namespace wsvis::pipeline {
+
+std::vector<int64_t> epoch_order(int64_t n, uint64_t seed, int64_t epoch) {
+  std::vector<int64_t> order(static_cast<size_t>(n));
+  std::iota(order.begin(), order.end(), 0);
+  Generator gen(data::sample_seed(seed, epoch, -1));
+  // Fisher-Yates with our generator (std::shuffle's draws are not pinned across libraries).
+  for (int64_t i = n - 1; i > 0; --i) std::swap(order[static_cast<size_t>(i)], order[static_cast<size_t>(gen.randint(0, i + 1))]);
+  return order;
+}
+
+void save_model(const layers::Module& model, const std::string& path) {
+  save_safetensors(path, model.state_dict());
+}
+
+TrainSummary run_train_loop(const RunDir& run, const TrainLoopOptions& o, layers::Module& model,
+                            optim::SGD& optimizer, const StepFn& step_fn) {
+  const int64_t max_step = o.steps_per_epoch * o.epochs;
+  const std::string last = run.path(o.stage + "/last.safetensors");
+  const std::string final_path = run.path(o.stage + "/model.safetensors");
+  TrainSummary summary;
+  if (std::filesystem::exists(final_path)) {
+    // Training finished before; what followed it (e.g. IRN's mean shift) did not.
+    load_state_dict_file(model, final_path);
+    summary.steps = summary.resumed_from = max_step;
+    log::info(o.stage, ": training finished before, weights from ", final_path);
+    return summary;
+  }
+  int64_t step = 0;
+  if (std::filesystem::exists(last)) {
+    step = load_training_state(last, model, optimizer).step;
+    summary.resumed_from = step;
+    log::info(o.stage, ": resuming from step ", step, " of ", max_step, " (", last, ")");
+  }
+  auto checkpoint = [&](int64_t s) { save_training_state(last, model, optimizer, s); };
+
+  // WSVIS_INTERRUPT_AT_STEP=k acts as a Ctrl-C that arrives before step k of any training loop:
+  // the resume tests use it to stop a run at a known step.
+  const char* interrupt_env = std::getenv("WSVIS_INTERRUPT_AT_STEP");
+  const int64_t interrupt_at = interrupt_env ? std::atoll(interrupt_env) : -1;
+  Progress progress(o.stage + " training", max_step, step);
+  std::vector<double> losses;
+  while (step < max_step) {
+    if (interrupt_requested() || (step == interrupt_at && step > summary.resumed_from)) {
+      checkpoint(step);
+      throw Interrupted(o.stage + ": interrupted at step " + std::to_string(step) +
+                        "; checkpoint saved, run the same command again to resume");
+    }
+    const double lr = optim::poly_lr(o.base_lr, step, max_step, o.poly_power);
+    optimizer.set_lr(lr);
+    const int64_t epoch = step / o.steps_per_epoch, batch = step % o.steps_per_epoch;
+    nlohmann::json record = step_fn(step, epoch, batch);
+    WSVIS_CHECK(record.contains("loss"), o.stage, ": a training step must report \"loss\"");
+    const double loss = record["loss"].get<double>();
+    if (!std::isfinite(loss))
+      throw Error(o.stage + ": the loss became " + std::to_string(loss) + " at step " +
+                  std::to_string(step) + " (lower the learning rate?)");
+    losses.push_back(loss);
+    ++step;
+    if (step % o.log_every == 0 || step == max_step) {
+      record["stage"] = o.stage;
+      record["step"] = step;
+      record["lr"] = lr;
+      run.log(record);
+    }
+    if (step % o.checkpoint_every == 0 && step < max_step) checkpoint(step);
+    char detail[64];
+    std::snprintf(detail, sizeof detail, "loss %.4f", loss);
+    progress.advance(1, detail);
+  }
+  progress.finish();
+  save_model(model, final_path);
+  std::filesystem::remove(last);
+
+  summary.steps = max_step;
+  summary.seconds = progress.elapsed_seconds();
+  const size_t k = std::min<size_t>(10, losses.size());
+  if (k > 0) {
+    summary.first_loss = std::accumulate(losses.begin(), losses.begin() + k, 0.0) / k;
+    summary.last_loss = std::accumulate(losses.end() - k, losses.end(), 0.0) / k;
+  }
+  return summary;
+}
+
+}  // namespace wsvis::pipeline

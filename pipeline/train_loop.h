@@ -1,0 +1,62 @@
+// The training loop every stage shares: poly learning rate (IRN's PolyOptimizer schedule),
+// resume from the stage's last checkpoint, periodic checkpoints, progress with time left, a
+// log line per step in the run's log.jsonl, a clean stop on SIGINT/SIGTERM (checkpoint, then
+// Interrupted), and the final weights in <stage>/model.safetensors. When that file exists
+// already (training finished, what the stage does after it did not) the loop loads it and
+// returns at once.
+//
+// Testing hook: the environment variable WSVIS_INTERRUPT_AT_STEP=k makes every training loop
+// behave as if Ctrl-C came just before step k (unless it resumed at k).
+//
+// The caller puts the model in training mode (models such as the IRN keep parts in eval).
+//
+// Determinism across a resume: a step depends only on (seed, epoch, batch index) through
+// epoch_order and data::sample_seed, and on the restored model and optimizer state, so an
+// interrupted and resumed run takes the same steps as an uninterrupted one.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "layers/module.h"
+#include "pipeline/run_dir.h"
+
+namespace wsvis::optim {
+class SGD;
+}
+
+namespace wsvis::pipeline {
+
+struct TrainLoopOptions {
+  std::string stage;              // sub-folder of the run: "cam", "irn"
+  int64_t steps_per_epoch = 1;
+  int64_t epochs = 1;
+  int checkpoint_every = 200;     // steps
+  double base_lr = 0.1;
+  double poly_power = 0.9;
+  int log_every = 10;             // steps between log.jsonl records
+};
+
+// What one step reports: "loss" (required, the total) and any other scalars to log.
+using StepFn = std::function<nlohmann::json(int64_t step, int64_t epoch, int64_t batch)>;
+
+struct TrainSummary {
+  int64_t steps = 0, resumed_from = 0;
+  double seconds = 0;              // this invocation only
+  double first_loss = 0, last_loss = 0;  // means over the first / last (up to) 10 steps run here
+};
+
+TrainSummary run_train_loop(const RunDir& run, const TrainLoopOptions& options,
+                            layers::Module& model, optim::SGD& optimizer, const StepFn& step);
+
+// A permutation of 0..n-1 for the epoch (the same for a given seed and epoch).
+std::vector<int64_t> epoch_order(int64_t n, uint64_t seed, int64_t epoch);
+
+// Writes the module's state_dict to path (safetensors, atomically).
+void save_model(const layers::Module& model, const std::string& path);
+
+}  // namespace wsvis::pipeline
