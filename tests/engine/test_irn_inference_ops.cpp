@@ -24,15 +24,7 @@ using testing::tensors_close;
 // round differently (FMA contraction) by a few ulps per step.
 constexpr double kParityAtol = 1e-5, kParityRtol = 1e-4;
 
-template <typename Fn>
-void expect_error(Fn fn, const char* part) {
-  try {
-    fn();
-    ADD_FAILURE() << "expected a wsvis::Error mentioning `" << part << "`";
-  } catch (const Error& e) {
-    EXPECT_NE(std::string(e.what()).find(part), std::string::npos) << e.what();
-  }
-}
+using testing::expect_error;
 
 Tensor uniform(const Shape& shape, double lo, double hi, uint64_t seed, const ContextPtr& ctx) {
   Generator gen(seed);

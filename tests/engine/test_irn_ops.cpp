@@ -67,15 +67,7 @@ Tensor clear_displacement(int64_t N, int64_t H, int64_t W, uint64_t seed, const 
   return Tensor::uniform({N, 2, H, W}, -3, 3, gen, ctx, dtype);
 }
 
-template <typename Fn>
-void expect_error(Fn fn, const char* part) {
-  try {
-    fn();
-    ADD_FAILURE() << "expected a wsvis::Error mentioning `" << part << "`";
-  } catch (const Error& e) {
-    EXPECT_NE(std::string(e.what()).find(part), std::string::npos) << e.what();
-  }
-}
+using testing::expect_error;
 
 // ---- irn_path_affinity -------------------------------------------------------------------------
 

@@ -29,11 +29,7 @@ using testing::cpu_context;
 using testing::gradcheck;
 using testing::tensors_close;
 
-std::vector<std::string> names_of(const std::vector<std::pair<std::string, Tensor>>& named) {
-  std::vector<std::string> out;
-  for (const auto& n : named) out.push_back(n.first);
-  return out;
-}
+using testing::names_of;
 
 Conv2dOptions conv_opts(int in, int out, int k, int stride = 1, int pad = 0, int dil = 1,
                         int groups = 1, bool bias = true) {

@@ -21,11 +21,7 @@ using layers::Linear;
 using testing::cpu_context;
 using testing::tensors_close;
 
-std::vector<std::string> names_of(const std::vector<std::pair<std::string, Tensor>>& named) {
-  std::vector<std::string> out;
-  for (const auto& n : named) out.push_back(n.first);
-  return out;
-}
+using testing::names_of;
 
 // y = relu(child(x) * w + v) with a statistics buffer: own parameters registered around a buffer
 // and a child, to pin torch's ordering (own params, own buffers, then children).

@@ -34,11 +34,7 @@ CamNetOptions cam_options(int depth, int num_classes, NormKind norm, int frozen_
   return o;
 }
 
-Tensor find(const std::vector<std::pair<std::string, Tensor>>& named, const std::string& name) {
-  for (const auto& n : named)
-    if (n.first == name) return n.second;
-  return Tensor();
-}
+using testing::find;
 
 bool starts_with(const std::string& s, const std::string& prefix) {
   return s.rfind(prefix, 0) == 0;

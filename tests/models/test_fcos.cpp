@@ -27,18 +27,9 @@ using models::FCOSHeadOptions;
 using models::FcosOptions;
 using testing::cpu_context;
 
-std::vector<std::string> names_of(const std::vector<std::pair<std::string, Tensor>>& named) {
-  std::vector<std::string> out;
-  for (const auto& n : named) out.push_back(n.first);
-  return out;
-}
+using testing::names_of;
 
-Tensor find(const std::vector<std::pair<std::string, Tensor>>& named, const std::string& name) {
-  for (const auto& n : named)
-    if (n.first == name) return n.second;
-  ADD_FAILURE() << "no tensor named " << name;
-  return Tensor();
-}
+using testing::find;
 
 TEST(FCOSHead, AdelaiDetNamesAndParameterCount) {
   const auto ctx = cpu_context();

@@ -25,17 +25,9 @@ using models::FPNTopBlock;
 using testing::cpu_context;
 using testing::tensors_close;
 
-std::vector<std::string> names_of(const std::vector<std::pair<std::string, Tensor>>& named) {
-  std::vector<std::string> out;
-  for (const auto& n : named) out.push_back(n.first);
-  return out;
-}
+using testing::names_of;
 
-Tensor find(const std::vector<std::pair<std::string, Tensor>>& named, const std::string& name) {
-  for (const auto& n : named)
-    if (n.first == name) return n.second;
-  return Tensor();
-}
+using testing::find;
 
 // ResNet-50 channels and strides for res2..res5.
 FPNOptions resnet50_options(int first_stage, FPNTopBlock top) {

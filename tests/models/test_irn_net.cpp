@@ -32,11 +32,7 @@ IrnNetOptions irn_options(int depth, NormKind norm = NormKind::FixedBN,
   return o;
 }
 
-Tensor find(const std::vector<std::pair<std::string, Tensor>>& named, const std::string& name) {
-  for (const auto& n : named)
-    if (n.first == name) return n.second;
-  return Tensor();
-}
+using testing::find;
 
 bool is_backbone(const std::string& name) { return name.rfind("backbone.", 0) == 0; }
 

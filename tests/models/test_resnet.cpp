@@ -28,17 +28,9 @@ ResNetOptions opts(int depth, int num_classes = 1000) {
   return o;
 }
 
-std::vector<std::string> names_of(const std::vector<std::pair<std::string, Tensor>>& named) {
-  std::vector<std::string> out;
-  for (const auto& n : named) out.push_back(n.first);
-  return out;
-}
+using testing::names_of;
 
-Tensor find(const std::vector<std::pair<std::string, Tensor>>& named, const std::string& name) {
-  for (const auto& n : named)
-    if (n.first == name) return n.second;
-  return Tensor();
-}
+using testing::find;
 
 // The counts torchvision prints for sum(p.numel() for p in resnetXX().parameters()).
 TEST(ResNet, ParameterCountsEqualTorchvision) {

@@ -9,8 +9,10 @@
 #include <random>
 #include <sstream>
 #include <string>
+#include <utility>
 #include <vector>
 
+#include "engine/error.h"
 #include "engine/tensor.h"
 
 namespace wsvis::testing {
@@ -175,6 +177,32 @@ inline Tensor random_input(const Shape& shape, Generator& gen, const ContextPtr&
   Tensor t = Tensor::uniform(shape, lo, hi, gen, ctx, dtype);
   if (requires_grad) t.set_requires_grad(true);
   return t;
+}
+
+// ---- named tensors (state_dict / named_parameters lists) -----------------------------------
+
+inline std::vector<std::string> names_of(const std::vector<std::pair<std::string, Tensor>>& named) {
+  std::vector<std::string> out;
+  for (const auto& n : named) out.push_back(n.first);
+  return out;
+}
+
+// The tensor called `name`, or an undefined tensor when there is none (tests check absence).
+inline Tensor find(const std::vector<std::pair<std::string, Tensor>>& named, const std::string& name) {
+  for (const auto& n : named)
+    if (n.first == name) return n.second;
+  return Tensor();
+}
+
+// Runs fn, expecting a wsvis::Error (InputError included) whose message contains `part`.
+template <typename Fn>
+void expect_error(Fn fn, const char* part) {
+  try {
+    fn();
+    ADD_FAILURE() << "expected a wsvis::Error mentioning `" << part << "`";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find(part), std::string::npos) << e.what();
+  }
 }
 
 }  // namespace wsvis::testing
