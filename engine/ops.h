@@ -5,9 +5,12 @@
 
 #include "engine/ops/conv.h"
 #include "engine/ops/elementwise.h"
+#include "engine/ops/irn.h"
+#include "engine/ops/irn_inference.h"
 #include "engine/ops/linalg.h"
 #include "engine/ops/loss.h"
 #include "engine/ops/norm.h"
+#include "engine/ops/pairwise.h"
 #include "engine/ops/pool.h"
 #include "engine/ops/reduce.h"
 #include "engine/ops/shape.h"
