@@ -13,6 +13,7 @@
 #include "engine/ops/pairwise.h"
 #include "engine/ops/pool.h"
 #include "engine/ops/reduce.h"
+#include "engine/ops/roi_align.h"
 #include "engine/ops/shape.h"
 #include "engine/ops/types.h"
 #include "engine/ops/upsample.h"
