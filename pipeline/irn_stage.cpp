@@ -185,7 +185,7 @@ void train_irn(const Stage1Config& config, const Stage1Data& data, const RunDir&
     nlohmann::json record;
     if (fb) {
       const Tensor flow4 = Tensor::from_vector(flows, {batch, 2, S4, S4}, ctx);
-      const Tensor flow_grad = ops::flow_gradient(flow4, 0.25);
+      const Tensor flow_grad = ops::flow_gradient(flow4, config.flowirn.flow_scale);
       const Tensor lfb = ops::flow_boundary_loss(flow_grad, alpha, pairs, true, config.flowirn.lambda);
       record["flow_boundary"] = lfb.item<double>();
       total = total + lfb * config.flowirn.weight;

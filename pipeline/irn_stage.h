@@ -9,7 +9,7 @@
 //     the stride-4 grid at pixels 4i+2 (PIL NEAREST x0.25, as IRN). Loss: IRN's total over
 //     the radius-10 pairs of the training source crop, plus flowirn.weight x the
 //     flow-boundary loss on the same pairs, F' = forward differences of the stride-4 flow
-//     divided by 4 (stride-4 pixels).
+//     times flowirn.flow_scale (0.25 by default: stride-4 pixels).
 //     Then the mean shift: the mean displacement over every frame (top-left crop / zero pad
 //     to irn.crop, batches of irn.batch, drop_last; IRN averages per-batch means).
 #pragma once

@@ -53,6 +53,7 @@ void Stage1Config::bind(ConfigSchema& s) {
   s.boolean("flowirn.flow_boundary", &flowirn.flow_boundary);
   s.number("flowirn.lambda", &flowirn.lambda, 0.0);
   s.number("flowirn.weight", &flowirn.weight, 0.0);
+  s.number("flowirn.flow_scale", &flowirn.flow_scale, 0.0);
 
   s.number("inference.beta", &inference.beta, 0.0);
   s.integer("inference.exp_times", &inference.exp_times, 0, 16);

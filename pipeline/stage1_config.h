@@ -80,6 +80,10 @@ struct Stage1Config {
     bool flow_boundary = false;   // the flow-boundary loss in IRN training
     double lambda = 2.0;
     double weight = 1.0;          // relative to IRN's total [UNPINNED]
+    // Units of F' [UNPINNED]: the flow (image pixels) is multiplied by this before its forward
+    // differences on the stride-4 grid. 0.25 (the spec's choice) = stride-4 pixels; 1 = image
+    // pixels, so that lambda = 2 separates regions whose motion differs by 2 px per frame.
+    double flow_scale = 0.25;
   } flowirn;
   struct Inference {
     double beta = 10;

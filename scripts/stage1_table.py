@@ -14,7 +14,8 @@ isolates the switch and the CPU time is spent once:
   irn_fcam   CAM network and CAMs from irn; IR labels from f-CAMs (f-CAM seeds too)
   irn_fb     CAM network, CAMs and IR labels from irn; IRN trained with the flow-boundary loss
   flowirn    CAM network and CAMs from irn, IR labels from irn_fcam; both switches
-Each variant trains its own IRN (seeded with s). The table (mean, sample standard deviation
+Each variant trains its own IRN (seeded with s). Two extra rows (unless --no-extra) vary the
+flow-boundary loss's units, which the paper does not pin (spec section 7). The table (mean, sample standard deviation
 and every seed) is written to --table with this command line and per-step timings.
 """
 import argparse
@@ -26,16 +27,25 @@ import subprocess
 import sys
 import time
 
+# (key, name, --set switches, stage folders copied from earlier runs of the same seed).
+FCAM_SHARES = [("irn", ["cam", "cams"]), ("irn_fcam", ["ir_labels", "flow_threshold.json"])]
 VARIANTS = [
-    ("irn", "IRN", [], None),
-    ("irn_fcam", "IRN + f-CAM", ["flowirn.fcam=true"], ("irn", ["cam", "cams"])),
+    ("irn", "IRN", [], []),
+    ("irn_fcam", "IRN + f-CAM", ["flowirn.fcam=true"], [("irn", ["cam", "cams"])]),
     ("irn_fb", "IRN + flow-boundary loss", ["flowirn.flow_boundary=true"],
-     ("irn", ["cam", "cams", "ir_labels"])),
+     [("irn", ["cam", "cams", "ir_labels"])]),
     ("flowirn", "flowIRN (f-CAM + flow-boundary loss)",
-     ["flowirn.fcam=true", "flowirn.flow_boundary=true"], None),
+     ["flowirn.fcam=true", "flowirn.flow_boundary=true"], FCAM_SHARES),
 ]
-# flowirn takes its IR labels from irn_fcam (same f-CAMs) and its CAMs from irn.
-FLOWIRN_SHARES = [("irn", ["cam", "cams"]), ("irn_fcam", ["ir_labels", "flow_threshold.json"])]
+# The flow-boundary loss's units are not pinned by the paper (spec section 7): the same two
+# switches with F' in image pixels (flow_scale 1), at weight 1 and at weight 0.1.
+EXTRA_VARIANTS = [
+    ("flowirn_px", "flowIRN, F' in image pixels", ["flowirn.fcam=true", "flowirn.flow_boundary=true",
+                                                    "flowirn.flow_scale=1.0"], FCAM_SHARES),
+    ("flowirn_px_w01", "flowIRN, F' in image pixels, loss weight 0.1",
+     ["flowirn.fcam=true", "flowirn.flow_boundary=true", "flowirn.flow_scale=1.0",
+      "flowirn.weight=0.1"], FCAM_SHARES),
+]
 
 
 def copy_stage(src_run, dst_run, name):
@@ -58,7 +68,12 @@ def main():
     ap.add_argument("--synth", default="configs/synth_stage1.json")
     ap.add_argument("--table", default="docs/results/stage1_synth.md")
     ap.add_argument("--set", dest="overrides", action="append", default=[])
+    ap.add_argument("--no-extra", action="store_true", help="only the four variants of Table 4")
+    ap.add_argument("--force", action="store_true",
+                    help="pass --force to wsvis stage1: keep finished steps of run folders whose "
+                         "config.json was written by an older build (e.g. before a new key)")
     args = ap.parse_args()
+    variants = VARIANTS + ([] if args.no_extra else EXTRA_VARIANTS)
     wsvis = os.path.join(args.build, "apps", "wsvis")
     data = os.path.join(args.out, "data")
     if not os.path.exists(os.path.join(data, "train.json")):
@@ -69,9 +84,8 @@ def main():
     started = time.time()
     for seed in args.seeds:
         seed_dir = os.path.join(args.out, f"seed{seed}")
-        for key, _, switches, share in VARIANTS:
+        for key, _, switches, shares in variants:
             run = os.path.join(seed_dir, key)
-            shares = FLOWIRN_SHARES if key == "flowirn" else ([share] if share else [])
             for src, names in shares:
                 for name in names:
                     copy_stage(os.path.join(seed_dir, src), run, name)
@@ -79,6 +93,8 @@ def main():
                    "--set", f"seed={seed}"]
             for s in switches + args.overrides:
                 cmd += ["--set", s]
+            if args.force:
+                cmd.append("--force")
             print("+", " ".join(cmd), flush=True)
             subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL)
             with open(os.path.join(run, "metrics.json")) as f:
@@ -98,7 +114,7 @@ def main():
              "| variant | AP50 mean ± sd | " + " | ".join(f"AP50 seed {s}" for s in args.seeds) +
              " | AP mean | AR100 mean |",
              "|---|---|" + "---|" * len(args.seeds) + "---|---|"]
-    for key, name, _, _ in VARIANTS:
+    for key, name, _, _ in variants:
         ap50 = [100 * results[key][s]["AP50"] for s in args.seeds]
         ap = [100 * results[key][s]["AP"] for s in args.seeds]
         ar = [100 * results[key][s]["AR100"] for s in args.seeds]
