@@ -8,18 +8,11 @@
 #include "engine/ops/shape.h"
 #include "engine/ops/upsample.h"
 #include "models/condinst_instances.h"
+#include "models/fcos.h"
 
 namespace wsvis::models {
 
 namespace {
-
-// AdelaiDet's PROPOSAL_GENERATOR module: it only owns "fcos_head".
-class ProposalGenerator : public layers::Module {
- public:
-  explicit ProposalGenerator(std::shared_ptr<FCOSHead> head) {
-    register_module("fcos_head", std::move(head));
-  }
-};
 
 DynamicMaskHeadOptions mask_head_options(const CondInstOptions& o, int mask_channels) {
   DynamicMaskHeadOptions m = o.mask_head;
@@ -82,7 +75,7 @@ CondInst::CondInst(const CondInstOptions& options, Generator& gen, const Context
   options_.head = h;
   options_.targets.num_classes = h.num_classes;
   head_ = std::make_shared<FCOSHead>(h, gen, ctx);
-  register_module("proposal_generator", std::make_shared<ProposalGenerator>(head_));
+  register_module("proposal_generator", std::make_shared<FcosProposalGenerator>(head_));
   const int num_gen_params = static_cast<int>(mask_head_.num_gen_params());
   controller_ = register_module(
       "controller", make_fcos_head_conv(h.in_channels, num_gen_params, 0.0, gen, ctx, h.dtype));

@@ -6,63 +6,19 @@
 
 namespace wsvis::models {
 
-ResNetOptions fcos_backbone_options(int depth) {
-  ResNetOptions o;
-  o.depth = depth;
-  o.num_classes = 0;
-  o.norm = NormKind::FrozenBN;
-  o.freeze_at = 2;
-  o.stride_in_1x1 = true;
-  return o;
-}
-
-namespace {
-
-FPNOptions backbone_fpn_options(const ResNet& resnet, int fpn_channels) {
-  FPNOptions o = fcos_fpn_options(resnet);
-  o.out_channels = fpn_channels;
-  return o;
-}
-
-// AdelaiDet's PROPOSAL_GENERATOR module: it only owns "fcos_head" (FCOSOutputs holds no state).
-class ProposalGenerator : public layers::Module {
- public:
-  explicit ProposalGenerator(std::shared_ptr<FCOSHead> head) {
-    register_module("fcos_head", std::move(head));
-  }
-};
-
-}  // namespace
-
-FcosBackbone::FcosBackbone(const ResNetOptions& resnet, int fpn_channels, Generator& gen,
-                           const ContextPtr& ctx)
-    : FcosBackbone(std::make_shared<ResNet>(resnet, gen, ctx), fpn_channels, gen, ctx) {}
-
-FcosBackbone::FcosBackbone(std::shared_ptr<ResNet> resnet, int fpn_channels, Generator& gen,
-                           const ContextPtr& ctx)
-    : FPN(backbone_fpn_options(*resnet, fpn_channels), gen, ctx) {
-  WSVIS_CHECK(resnet->options().num_classes == 0,
-              "FcosBackbone: the ResNet must be a backbone (num_classes 0), got num_classes ",
-              resnet->options().num_classes);
-  bottom_up_ = register_module("bottom_up", std::move(resnet));
-}
-
-FeatureMap FcosBackbone::forward_images(const Tensor& images) {
-  return forward(bottom_up_->forward(images).features());
-}
-
 Fcos::Fcos(const FcosOptions& options, Generator& gen, const ContextPtr& ctx)
     : options_(options) {
   WSVIS_CHECK(options.num_gen_params >= 0, "Fcos: num_gen_params ", options.num_gen_params,
               " must be >= 0");
   backbone_ = register_module(
-      "backbone", std::make_shared<FcosBackbone>(options.backbone, options.fpn_channels, gen, ctx));
+      "backbone", std::make_shared<ResNetFpnBackbone>(options.backbone, fcos_fpn_options,
+                                                      options.fpn_channels, gen, ctx));
   FCOSHeadOptions h = options.head;
   h.in_channels = options.fpn_channels;
   h.num_levels = static_cast<int>(backbone_->out_features().size());
   h.dtype = options.backbone.dtype;
   head_ = std::make_shared<FCOSHead>(h, gen, ctx);
-  register_module("proposal_generator", std::make_shared<ProposalGenerator>(head_));
+  register_module("proposal_generator", std::make_shared<FcosProposalGenerator>(head_));
   if (options.num_gen_params > 0)
     controller_ = register_module(
         "controller", make_fcos_head_conv(options.fpn_channels, options.num_gen_params, 0.0, gen,

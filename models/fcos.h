@@ -10,15 +10,14 @@
 // (103.530, 116.280, 123.675)) and padded with 0 to a multiple of 32 (data/loader.h builds such
 // batches). Box coordinates are in those input pixels.
 //
-// state_dict names as AdelaiDet's CondInst / FCOS: backbone.fpn_lateral3.weight,
-// backbone.top_block.p6.weight, ..., backbone.bottom_up.<torchvision ResNet names> (detectron2
-// names its ResNet stages res2..res5 and its stem "stem.conv1"; ours keeps torchvision's
-// conv1, layer1..layer4, so MSRA weights need that renaming when imported),
+// state_dict names as AdelaiDet's CondInst / FCOS: backbone.* as models/resnet_fpn.h
+// (backbone.fpn_lateral3.weight, backbone.top_block.p6.weight, ..., backbone.bottom_up.*),
 // proposal_generator.fcos_head.cls_tower.0.weight, ..., controller.weight / controller.bias.
-// A CondInst model derives from Fcos and registers its mask_branch beside these.
+// CondInst (models/condinst.h) registers the same names, with its mask_branch beside them.
 #pragma once
 
 #include <memory>
+#include <utility>
 #include <vector>
 
 #include "engine/random.h"
@@ -28,17 +27,12 @@
 #include "models/fcos_inference.h"
 #include "models/fcos_loss.h"
 #include "models/fcos_targets.h"
-#include "models/fpn.h"
-#include "models/resnet.h"
+#include "models/resnet_fpn.h"
 
 namespace wsvis::models {
 
-// ResNet options of AdelaiDet's detectors: a backbone (no fc), FrozenBN everywhere, stem and
-// res2 frozen, stride on the first 1x1 conv (MSRA weights).
-ResNetOptions fcos_backbone_options(int depth = 50);
-
 struct FcosOptions {
-  ResNetOptions backbone = fcos_backbone_options(50);
+  ResNetOptions backbone = detectron2_resnet_options(50);
   int fpn_channels = 256;
   // in_channels, num_levels and dtype are set from the FPN and the backbone; the rest is used.
   FCOSHeadOptions head;
@@ -48,20 +42,13 @@ struct FcosOptions {
   FcosInferenceOptions inference;
 };
 
-// The backbone as detectron2 builds it: the FPN module owning its bottom-up ResNet as
-// "bottom_up".
-class FcosBackbone : public FPN {
+// AdelaiDet's PROPOSAL_GENERATOR module, registered as "proposal_generator" by Fcos and CondInst:
+// it only owns "fcos_head" (AdelaiDet's FCOSOutputs holds no state).
+class FcosProposalGenerator : public layers::Module {
  public:
-  FcosBackbone(const ResNetOptions& resnet, int fpn_channels, Generator& gen,
-               const ContextPtr& ctx);
-  // images (N, 3, H, W) -> p3 ... p7.
-  FeatureMap forward_images(const Tensor& images);
-  const std::shared_ptr<ResNet>& bottom_up() const { return bottom_up_; }
-
- private:
-  FcosBackbone(std::shared_ptr<ResNet> resnet, int fpn_channels, Generator& gen,
-               const ContextPtr& ctx);
-  std::shared_ptr<ResNet> bottom_up_;
+  explicit FcosProposalGenerator(std::shared_ptr<FCOSHead> head) {
+    register_module("fcos_head", std::move(head));
+  }
 };
 
 struct FcosOutput {
@@ -85,14 +72,14 @@ class Fcos : public layers::Module {
   FcosOutput forward(const Tensor& images, const std::vector<FcosGtInstances>* gts = nullptr);
 
   const FcosOptions& options() const { return options_; }
-  const std::shared_ptr<FcosBackbone>& backbone() const { return backbone_; }
+  const std::shared_ptr<ResNetFpnBackbone>& backbone() const { return backbone_; }
   const std::shared_ptr<FCOSHead>& head() const { return head_; }
   const std::shared_ptr<layers::Conv2d>& controller() const { return controller_; }  // or null
   const std::vector<int>& strides() const { return backbone_->out_strides(); }
 
  private:
   FcosOptions options_;
-  std::shared_ptr<FcosBackbone> backbone_;
+  std::shared_ptr<ResNetFpnBackbone> backbone_;
   std::shared_ptr<FCOSHead> head_;
   std::shared_ptr<layers::Conv2d> controller_;
 };

@@ -2,35 +2,8 @@
 
 #include "engine/error.h"
 #include "engine/ops/elementwise.h"
-#include "models/fcos.h"
 
 namespace wsvis::models {
-
-// The same detectron2 build_resnet_backbone settings as AdelaiDet's detectors.
-ResNetOptions maskrcnn_backbone_options(int depth) { return fcos_backbone_options(depth); }
-
-namespace {
-
-FPNOptions backbone_fpn_options(const ResNet& resnet, int fpn_channels) {
-  FPNOptions o = maskrcnn_fpn_options(resnet);
-  o.out_channels = fpn_channels;
-  return o;
-}
-
-}  // namespace
-
-MaskRcnnBackbone::MaskRcnnBackbone(std::shared_ptr<ResNet> resnet, int fpn_channels,
-                                   Generator& gen, const ContextPtr& ctx)
-    : FPN(backbone_fpn_options(*resnet, fpn_channels), gen, ctx) {
-  WSVIS_CHECK(resnet->options().num_classes == 0,
-              "MaskRcnnBackbone: the ResNet must be a backbone (num_classes 0), got ",
-              resnet->options().num_classes);
-  bottom_up_ = register_module("bottom_up", std::move(resnet));
-}
-
-FeatureMap MaskRcnnBackbone::forward_images(const Tensor& images) {
-  return forward(bottom_up_->forward(images).features());
-}
 
 Tensor MaskRcnnOutput::total_loss() const {
   Tensor sum;
@@ -45,9 +18,8 @@ MaskRcnn::MaskRcnn(const MaskRcnnOptions& options, Generator& gen, const Context
   options_.roi_heads.in_channels = options.fpn_channels;
   options_.roi_heads.dtype = options.backbone.dtype;
   backbone_ = register_module(
-      "backbone", std::make_shared<MaskRcnnBackbone>(
-                      std::make_shared<ResNet>(options.backbone, gen, ctx), options.fpn_channels,
-                      gen, ctx));
+      "backbone", std::make_shared<ResNetFpnBackbone>(options.backbone, maskrcnn_fpn_options,
+                                                      options.fpn_channels, gen, ctx));
   WSVIS_CHECK(backbone_->out_strides().size() == options_.rpn.strides.size() &&
                   options_.roi_heads.strides.size() + 1 == options_.rpn.strides.size(),
               "MaskRcnn: the FPN gives ", backbone_->out_strides().size(), " levels, the RPN ",

@@ -10,9 +10,8 @@
 // images: (N, 3, H, W) normalised as the backbone's weights expect and padded with 0 (H, W
 // multiples of 32); image_sizes: each image's unpadded size (boxes are clipped to it).
 //
-// state_dict names as detectron2: backbone.fpn_lateral2.weight, ..., backbone.bottom_up.<the
-// torchvision ResNet names> (detectron2 calls its stages stem / res2..res5; MSRA weights need
-// that renaming when imported, as for models/fcos.h), proposal_generator.rpn_head.conv.weight,
+// state_dict names as detectron2: backbone.* as models/resnet_fpn.h (backbone.fpn_lateral2.weight,
+// ..., backbone.bottom_up.*), proposal_generator.rpn_head.conv.weight,
 // .objectness_logits.*, .anchor_deltas.*, roi_heads.box_head.fc1.*, roi_heads.box_predictor.
 // cls_score.*, roi_heads.mask_head.mask_fcn1.*, ..., roi_heads.mask_head.predictor.*.
 #pragma once
@@ -24,34 +23,17 @@
 
 #include "engine/random.h"
 #include "layers/module.h"
-#include "models/fpn.h"
-#include "models/resnet.h"
+#include "models/resnet_fpn.h"
 #include "models/roi_heads.h"
 #include "models/rpn.h"
 
 namespace wsvis::models {
 
-// detectron2's ResNet for Mask R-CNN: a backbone (no fc), FrozenBN, stem + res2 frozen, stride
-// on the first 1x1 conv.
-ResNetOptions maskrcnn_backbone_options(int depth = 50);
-
 struct MaskRcnnOptions {
-  ResNetOptions backbone = maskrcnn_backbone_options(50);
+  ResNetOptions backbone = detectron2_resnet_options(50);
   int fpn_channels = 256;
   RpnOptions rpn;             // in_channels and dtype are set from the FPN and the backbone
   RoiHeadsOptions roi_heads;  // likewise
-};
-
-// The FPN owning its bottom-up ResNet as "bottom_up" (detectron2 build_resnet_fpn_backbone).
-class MaskRcnnBackbone : public FPN {
- public:
-  MaskRcnnBackbone(std::shared_ptr<ResNet> resnet, int fpn_channels, Generator& gen,
-                   const ContextPtr& ctx);
-  FeatureMap forward_images(const Tensor& images);  // -> p2 ... p6
-  const std::shared_ptr<ResNet>& bottom_up() const { return bottom_up_; }
-
- private:
-  std::shared_ptr<ResNet> bottom_up_;
 };
 
 struct MaskRcnnOutput {
@@ -69,13 +51,13 @@ class MaskRcnn : public layers::Module {
   MaskRcnnOutput forward(const Tensor& images, const std::vector<ImageSize>& image_sizes,
                          const std::vector<RcnnInstances>* gts = nullptr, Generator* gen = nullptr);
   const MaskRcnnOptions& options() const { return options_; }
-  const std::shared_ptr<MaskRcnnBackbone>& backbone() const { return backbone_; }
+  const std::shared_ptr<ResNetFpnBackbone>& backbone() const { return backbone_; }
   const std::shared_ptr<Rpn>& rpn() const { return rpn_; }
   const std::shared_ptr<StandardRoiHeads>& roi_heads() const { return roi_heads_; }
 
  private:
   MaskRcnnOptions options_;
-  std::shared_ptr<MaskRcnnBackbone> backbone_;
+  std::shared_ptr<ResNetFpnBackbone> backbone_;
   std::shared_ptr<Rpn> rpn_;
   std::shared_ptr<StandardRoiHeads> roi_heads_;
 };

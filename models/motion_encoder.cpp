@@ -26,7 +26,8 @@ MotionEncoder::MotionEncoder(const MotionEncoderOptions& options, Generator& gen
                              const ContextPtr& ctx)
     : options_(options) {
   backbone_ = register_module(
-      "backbone", std::make_shared<FcosBackbone>(options.backbone, options.fpn_channels, gen, ctx));
+      "backbone", std::make_shared<ResNetFpnBackbone>(options.backbone, fcos_fpn_options,
+                                                      options.fpn_channels, gen, ctx));
   MaskBranchOptions mb = options.mask_branch;
   mb.in_channels = options.fpn_channels;
   mb.dtype = options.backbone.dtype;

@@ -31,7 +31,7 @@
 //                     alone to that head. With both false the flow stream is not computed at
 //                     all and the encoder is plain BoxInst's (flow_images may be undefined).
 //
-// state_dict names: backbone.* as models/fcos.h's FcosBackbone, mask_branch.* as
+// state_dict names: backbone.* as models/resnet_fpn.h (the FCOS layout, P3-P7), mask_branch.* as
 // models/condinst_mask_branch.h, fusion_reduce.* only with concat detection fusion.
 #pragma once
 
@@ -51,7 +51,7 @@ enum class DetectionFusion { sum, max, concat };
 enum class MaskFusion { concat, sum, max };
 
 struct MotionEncoderOptions {
-  ResNetOptions backbone = fcos_backbone_options(50);
+  ResNetOptions backbone = detectron2_resnet_options(50);
   int fpn_channels = 256;
   MaskBranchOptions mask_branch = boxinst_mask_branch_options();  // in_channels set from the FPN
   bool motion_for_detection = true;
@@ -82,7 +82,7 @@ class MotionEncoder : public layers::Module {
   // dynamic head's in_channels.
   int mask_channels() const;
   const MotionEncoderOptions& options() const { return options_; }
-  const std::shared_ptr<FcosBackbone>& backbone() const { return backbone_; }
+  const std::shared_ptr<ResNetFpnBackbone>& backbone() const { return backbone_; }
   const std::shared_ptr<MaskBranch>& mask_branch() const { return mask_branch_; }
   const std::vector<int>& strides() const { return backbone_->out_strides(); }
 
@@ -90,7 +90,7 @@ class MotionEncoder : public layers::Module {
   Tensor fuse_detection(const Tensor& image, const Tensor& flow);
 
   MotionEncoderOptions options_;
-  std::shared_ptr<FcosBackbone> backbone_;
+  std::shared_ptr<ResNetFpnBackbone> backbone_;
   std::shared_ptr<MaskBranch> mask_branch_;
   std::shared_ptr<layers::Conv2d> fusion_reduce_;  // concat detection fusion only
 };

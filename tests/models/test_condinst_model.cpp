@@ -43,7 +43,7 @@ TEST(CondInstModel, AdelaiDetNamesAndControllerSizes) {
   for (const auto& [options, params] : cases) {
     Generator gen(1);
     CondInstOptions o = options;
-    o.encoder.backbone = models::fcos_backbone_options(18);  // names as R-50's, built faster
+    o.encoder.backbone = models::detectron2_resnet_options(18);  // names as R-50's, built faster
     o.head.num_classes = 40;
     const CondInst model(o, gen, ctx);
     EXPECT_EQ(model.mask_head().num_gen_params(), params);
@@ -124,7 +124,7 @@ ToyBatch toy_batch(const ContextPtr& ctx) {
 // A small configuration: ResNet-18 with trained BatchNorm (nothing frozen: random frozen
 // layers would be meaningless without ImageNet weights), FPN and head 32 wide, GroupNorm 8.
 CondInstOptions small(CondInstOptions o) {
-  o.encoder.backbone = models::fcos_backbone_options(18);
+  o.encoder.backbone = models::detectron2_resnet_options(18);
   o.encoder.backbone.norm = models::NormKind::BN;
   o.encoder.backbone.freeze_at = 0;
   o.encoder.fpn_channels = 32;

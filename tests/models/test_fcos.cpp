@@ -99,7 +99,7 @@ TEST(FCOSHead, InitAndShapes) {
 
 FcosOptions small_options(int classes, int num_gen_params) {
   FcosOptions o;
-  o.backbone = models::fcos_backbone_options(18);
+  o.backbone = models::detectron2_resnet_options(18);
   o.fpn_channels = 64;
   o.head.num_classes = classes;
   o.num_gen_params = num_gen_params;

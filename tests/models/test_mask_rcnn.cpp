@@ -22,7 +22,7 @@ TEST(MaskRcnn, DetectronNamesAndHeadParameterCounts) {
   const auto ctx = testing::cpu_context();
   Generator gen(3);
   models::MaskRcnnOptions o;
-  o.backbone = models::maskrcnn_backbone_options(18);
+  o.backbone = models::detectron2_resnet_options(18);
   models::MaskRcnn model(o, gen, ctx);
   const auto names = testing::names_of(model.state_dict());
   for (const char* n :
@@ -86,7 +86,7 @@ TEST(MaskRcnn, TinyTrainingRunLearnsMasks) {
   const auto ctx = testing::cpu_context();
   Generator gen(5), sampling(6);
   models::MaskRcnnOptions o;
-  o.backbone = models::maskrcnn_backbone_options(18);
+  o.backbone = models::detectron2_resnet_options(18);
   o.fpn_channels = 32;
   o.rpn.batch_size_per_image = 64;
   o.rpn.pre_nms_topk_train = o.rpn.pre_nms_topk_test = 200;

@@ -29,7 +29,7 @@ constexpr int kMask = 4;  // C_mask of the small mask branch
 
 MotionEncoderOptions small_options() {
   MotionEncoderOptions o;
-  o.backbone = models::fcos_backbone_options(18);
+  o.backbone = models::detectron2_resnet_options(18);
   o.fpn_channels = 16;
   o.mask_branch.channels = 8;
   o.mask_branch.num_convs = 1;
