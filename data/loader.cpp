@@ -87,9 +87,7 @@ void normalise_image_into(const Image& im, PixelNorm norm, float* out, int H, in
   }
 }
 
-namespace {
-
-void write_flow(const Flow& f, float* out, int H, int W) {
+void flow_planes_into(const Flow& f, float* out, int H, int W) {
   const size_t plane = static_cast<size_t>(H) * W;
   for (int y = 0; y < f.height; ++y)
     for (int x = 0; x < f.width; ++x) {
@@ -97,8 +95,6 @@ void write_flow(const Flow& f, float* out, int H, int W) {
       out[plane + static_cast<size_t>(y) * W + x] = f.v(x, y);
     }
 }
-
-}  // namespace
 
 struct PairLoader::Impl {
   YtvisDataset dataset;
@@ -195,8 +191,8 @@ struct PairLoader::Impl {
       normalise_image_into(s.frame_a, config.norm, static_cast<float*>(ptr[0]) + i * img, H, W);
       normalise_image_into(s.frame_b, config.norm, static_cast<float*>(ptr[1]) + i * img, H, W);
       if (flow) {
-        write_flow(s.flow_fw, static_cast<float*>(ptr[2]) + i * fl, H, W);
-        write_flow(s.flow_bw, static_cast<float*>(ptr[3]) + i * fl, H, W);
+        flow_planes_into(s.flow_fw, static_cast<float*>(ptr[2]) + i * fl, H, W);
+        flow_planes_into(s.flow_bw, static_cast<float*>(ptr[3]) + i * fl, H, W);
       }
       uint8_t* valid = static_cast<uint8_t*>(ptr[4]) + i * plane;
       for (int y = 0; y < s.frame_a.height; ++y)

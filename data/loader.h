@@ -112,6 +112,8 @@ Flow read_flow(const std::string& path, const YtvisVideo& video);
 // Writes `im` normalised (channel planes) into the top-left of an (3, H, W) buffer; the rest
 // is left as it is (callers zero it: padding is 0 after normalisation).
 void normalise_image_into(const Image& im, PixelNorm norm, float* out, int H, int W);
+// Writes the flow's u and v planes into the top-left of a (2, H, W) buffer, likewise.
+void flow_planes_into(const Flow& flow, float* out, int H, int W);
 
 // All pairs (t, t + delta) of the dataset, videos in order, t increasing.
 std::vector<PairRef> enumerate_pairs(const YtvisDataset& dataset, int delta);

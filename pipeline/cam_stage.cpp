@@ -52,10 +52,8 @@ void cam_sample(const data::Image& image, const Stage1Config::Cam& c, Generator&
   const int h = std::max(1, static_cast<int>(std::lround(image.height * s)));
   data::Image resized = data::resize_image(image, w, h);
   if (gen.uniform(0, 1) < 0.5) resized = data::flip_image(resized);
-  std::vector<float> planes(static_cast<size_t>(3) * h * w);
-  data::normalise_image_into(resized, data::PixelNorm::torchvision_rgb, planes.data(), h, w);
-  const CropBox box = random_crop_box(w, h, c.crop, gen);
-  copy_crop(planes.data(), 3, w, h, box, c.crop, out);  // out is zero-filled: padding 0
+  // out is zero-filled: padding 0 after normalisation.
+  normalised_crop_into(resized, random_crop_box(w, h, c.crop, gen), c.crop, out);
 }
 
 }  // namespace

@@ -34,4 +34,18 @@ void copy_crop(const T* src, int channels, int image_w, int image_h, const CropB
     }
 }
 
+// The stride-4 grid of a (C, S, S) crop: pixel (4i + 2, 4j + 2) of each plane (PIL NEAREST
+// downscaling by 4, as IRN samples its labels) -> (C, S/4, S/4).
+template <typename T>
+std::vector<T> sample_stride4(const std::vector<T>& planes, int channels, int S) {
+  const int S4 = S / 4;
+  std::vector<T> out(static_cast<size_t>(channels) * S4 * S4);
+  for (int c = 0; c < channels; ++c)
+    for (int i = 0; i < S4; ++i)
+      for (int j = 0; j < S4; ++j)
+        out[(static_cast<size_t>(c) * S4 + i) * S4 + j] =
+            planes[(static_cast<size_t>(c) * S + 4 * i + 2) * S + 4 * j + 2];
+  return out;
+}
+
 }  // namespace wsvis::pipeline

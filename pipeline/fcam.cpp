@@ -3,6 +3,7 @@
 #include <filesystem>
 
 #include "data/file_util.h"
+#include "data/loader.h"
 #include "engine/log.h"
 #include "engine/ops.h"
 #include "engine/ops/irn.h"
@@ -14,12 +15,8 @@ namespace wsvis::pipeline {
 namespace {
 
 Tensor flow_tensor(const data::Flow& flow, const ContextPtr& ctx) {
-  const size_t plane = static_cast<size_t>(flow.width) * flow.height;
-  std::vector<float> planes(2 * plane);
-  for (size_t i = 0; i < plane; ++i) {
-    planes[i] = flow.uv[2 * i];
-    planes[plane + i] = flow.uv[2 * i + 1];
-  }
+  std::vector<float> planes(static_cast<size_t>(2) * flow.width * flow.height);
+  data::flow_planes_into(flow, planes.data(), flow.height, flow.width);
   return Tensor::from_vector(planes, {1, 2, flow.height, flow.width}, ctx);
 }
 

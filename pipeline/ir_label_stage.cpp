@@ -2,12 +2,9 @@
 
 
 #include "data/image_io.h"
-#include "kernels/crf.h"
-#include "kernels/irn_displacement.h"
 #include "engine/log.h"
 #include "engine/ops.h"
-#include "engine/ops/irn.h"
-#include "engine/ops/irn_inference.h"
+#include "kernels/crf.h"
 #include "pipeline/cam_stage.h"
 #include "pipeline/fcam.h"
 #include "pipeline/per_frame.h"

@@ -48,32 +48,19 @@ IrnSample irn_sample(const Stage1Data& data, const RunDir& run, const FrameRef& 
     label = data::flip_mask(label, w, h);
     if (with_flow) flow = data::flip_flow(flow);
   }
-  const int S = c.crop, S4 = S / 4;
+  const int S = c.crop;
   const CropBox box = random_crop_box(w, h, S, gen);
   IrnSample out;
-  std::vector<float> planes(static_cast<size_t>(3) * h * w);
-  data::normalise_image_into(image, data::PixelNorm::torchvision_rgb, planes.data(), h, w);
   out.image.assign(static_cast<size_t>(3) * S * S, 0.f);
-  copy_crop(planes.data(), 3, w, h, box, S, out.image.data());
+  normalised_crop_into(image, box, S, out.image.data());
   std::vector<uint8_t> label_crop(static_cast<size_t>(S) * S, 255);
   copy_crop(label.data(), 1, w, h, box, S, label_crop.data());
-  out.label4.resize(static_cast<size_t>(S4) * S4);
-  for (int i = 0; i < S4; ++i)
-    for (int j = 0; j < S4; ++j)
-      out.label4[static_cast<size_t>(i) * S4 + j] = label_crop[static_cast<size_t>(4 * i + 2) * S + 4 * j + 2];
+  out.label4 = sample_stride4(label_crop, 1, S);
   if (with_flow) {
     std::vector<float> flow_planes(static_cast<size_t>(2) * h * w), flow_crop(static_cast<size_t>(2) * S * S, 0.f);
-    for (size_t p = 0; p < static_cast<size_t>(h) * w; ++p) {
-      flow_planes[p] = flow.uv[2 * p];
-      flow_planes[static_cast<size_t>(h) * w + p] = flow.uv[2 * p + 1];
-    }
+    data::flow_planes_into(flow, flow_planes.data(), h, w);
     copy_crop(flow_planes.data(), 2, w, h, box, S, flow_crop.data());
-    out.flow4.resize(static_cast<size_t>(2) * S4 * S4);
-    for (int ch = 0; ch < 2; ++ch)
-      for (int i = 0; i < S4; ++i)
-        for (int j = 0; j < S4; ++j)
-          out.flow4[(static_cast<size_t>(ch) * S4 + i) * S4 + j] =
-              flow_crop[(static_cast<size_t>(ch) * S + 4 * i + 2) * S + 4 * j + 2];
+    out.flow4 = sample_stride4(flow_crop, 2, S);
   }
   return out;
 }
@@ -93,10 +80,8 @@ std::array<float, 2> displacement_mean(models::IrnNet& net, const Stage1Data& da
     std::vector<float> images(static_cast<size_t>(batch) * 3 * S * S, 0.f);
     for (int64_t i = 0; i < batch; ++i) {
       const data::Image image = data.read_image(data.frames[static_cast<size_t>(b * batch + i)]);
-      std::vector<float> planes(static_cast<size_t>(3) * image.height * image.width);
-      data::normalise_image_into(image, data::PixelNorm::torchvision_rgb, planes.data(), image.height, image.width);
-      copy_crop(planes.data(), 3, image.width, image.height, top_left_crop_box(image.width, image.height, S), S,
-                images.data() + static_cast<size_t>(i) * 3 * S * S);
+      normalised_crop_into(image, top_left_crop_box(image.width, image.height, S), S,
+                           images.data() + static_cast<size_t>(i) * 3 * S * S);
     }
     const Tensor x = Tensor::from_vector(images, {batch, 3, S, S}, ctx);
     // (B, 2, h, w); the mean-shift buffer is still 0 here, as in IRN's pass.
@@ -112,23 +97,30 @@ std::array<float, 2> displacement_mean(models::IrnNet& net, const Stage1Data& da
 
 }  // namespace
 
-std::unique_ptr<models::IrnNet> make_irn_net(const Stage1Config& config, const Stage1Data& data,
-                                             const RunDir& run, const ContextPtr& ctx) {
+std::unique_ptr<models::IrnNet> make_irn_net(const Stage1Config& config, const ContextPtr& ctx) {
   models::IrnNetOptions o;
   o.depth = config.cam.depth;
   Generator gen(data::sample_seed(static_cast<uint64_t>(config.seed), -3, 0));
-  auto net = std::make_unique<models::IrnNet>(o, gen, ctx);
-  if (!config.irn.pretrained.empty()) {
-    net->load_backbone_file(config.irn.pretrained);
-  } else {
-    // No ImageNet weights: the trained CAM network's backbone (see stage1_config.h).
-    Generator cam_gen(0);
-    auto cam = make_cam_net(config, data.num_classes, cam_gen, ctx);
-    load_state_dict_file(*cam, run.path("cam/model.safetensors"));
-    net->copy_backbone_from(cam->backbone());
-  }
-  return net;
+  return std::make_unique<models::IrnNet>(o, gen, ctx);
 }
+
+namespace {
+
+// The backbone IRN trains on: ImageNet weights, or the trained CAM network's backbone.
+void init_irn_backbone(models::IrnNet& net, const Stage1Config& config, const Stage1Data& data,
+                       const RunDir& run, const ContextPtr& ctx) {
+  if (!config.irn.pretrained.empty()) {
+    net.load_backbone_file(config.irn.pretrained);
+    return;
+  }
+  // No ImageNet weights (see stage1_config.h).
+  Generator cam_gen(0);
+  auto cam = make_cam_net(config, data.num_classes, cam_gen, ctx);
+  load_state_dict_file(*cam, run.path("cam/model.safetensors"));
+  net.copy_backbone_from(cam->backbone());
+}
+
+}  // namespace
 
 void train_irn(const Stage1Config& config, const Stage1Data& data, const RunDir& run,
                const ContextPtr& ctx) {
@@ -137,7 +129,8 @@ void train_irn(const Stage1Config& config, const Stage1Data& data, const RunDir&
     return;
   }
   const Stage1Config::Irn& c = config.irn;
-  auto net = make_irn_net(config, data, run, ctx);
+  auto net = make_irn_net(config, ctx);
+  init_irn_backbone(*net, config, data, run, ctx);
   net->pack_parameters();
   optim::SgdOptions so;
   so.lr = c.lr;

@@ -27,9 +27,8 @@ namespace wsvis::pipeline {
 void train_irn(const Stage1Config& config, const Stage1Data& data, const RunDir& run,
                const ContextPtr& ctx);
 
-// The IRN the config describes with its backbone initialised (ImageNet weights, or the
-// trained CAM network's backbone); for inference, load <run>/irn/model.safetensors after.
-std::unique_ptr<models::IrnNet> make_irn_net(const Stage1Config& config, const Stage1Data& data,
-                                             const RunDir& run, const ContextPtr& ctx);
+// The IRN the config describes, freshly initialised: train_irn then sets its backbone
+// (ImageNet weights, or the trained CAM network's); inference loads <run>/irn/model.safetensors.
+std::unique_ptr<models::IrnNet> make_irn_net(const Stage1Config& config, const ContextPtr& ctx);
 
 }  // namespace wsvis::pipeline

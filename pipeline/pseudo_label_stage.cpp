@@ -3,17 +3,14 @@
 
 #include "data/augment.h"
 #include "data/coco_eval.h"
-#include "data/loader.h"
 #include "data/file_util.h"
+#include "data/loader.h"
 #include "data/ytvis_eval.h"
 #include "engine/log.h"
-#include "kernels/irn_displacement.h"
 #include "engine/ops.h"
-#include "engine/ops/irn.h"
-#include "engine/ops/irn_inference.h"
+#include "kernels/irn_displacement.h"
 #include "layers/checkpoint.h"
 #include "pipeline/cam_stage.h"
-#include "pipeline/crop.h"
 #include "pipeline/fcam.h"
 #include "pipeline/irn_stage.h"
 #include "pipeline/per_frame.h"
@@ -128,7 +125,7 @@ void make_pseudo_labels(const Stage1Config& config, const Stage1Data& data, cons
     log::info("pseudo: done already");
     return;
   }
-  auto net = make_irn_net(config, data, run, ctx);
+  auto net = make_irn_net(config, ctx);
   load_state_dict_file(*net, run.path("irn/model.safetensors"));
   net->train(false);
   const double threshold = config.flowirn.fcam ? flow_threshold(config, data, run) : 0.0;

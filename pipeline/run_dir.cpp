@@ -92,7 +92,11 @@ void Progress::advance(int64_t n, const std::string& detail) {
   if ((tty && since >= 0.2) || (!tty && (tenth || since >= 30))) show(false, detail);
 }
 
-void Progress::finish(const std::string& detail) { show(true, detail); }
+void Progress::finish(const std::string& detail) {
+  // Off a terminal, advance() has printed the last count already unless nothing moved.
+  if (!log::stderr_is_terminal() && last_shown_done_ == done_ && done_ != start_done_) return;
+  show(true, detail);
+}
 
 void Progress::show(bool final, const std::string& detail) {
   last_shown_ = std::chrono::steady_clock::now();

@@ -57,4 +57,11 @@ Tensor image_tensor(const data::Image& image, const ContextPtr& ctx) {
   return Tensor::from_vector(host, {1, 3, image.height, image.width}, ctx);
 }
 
+void normalised_crop_into(const data::Image& image, const CropBox& box, int crop, float* out) {
+  std::vector<float> planes(static_cast<size_t>(3) * image.height * image.width);
+  data::normalise_image_into(image, data::PixelNorm::torchvision_rgb, planes.data(), image.height,
+                             image.width);
+  copy_crop(planes.data(), 3, image.width, image.height, box, crop, out);
+}
+
 }  // namespace wsvis::pipeline

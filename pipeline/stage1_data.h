@@ -10,6 +10,7 @@
 #include "data/image_io.h"
 #include "data/ytvis.h"
 #include "engine/tensor.h"
+#include "pipeline/crop.h"
 #include "pipeline/stage1_config.h"
 
 namespace wsvis::pipeline {
@@ -39,5 +40,8 @@ Stage1Data load_stage1_data(const Stage1Config& config);
 
 // (1, 3, H, W) f32 on ctx, torchvision normalisation (IRN's: RGB/255, ImageNet mean/std).
 Tensor image_tensor(const data::Image& image, const ContextPtr& ctx);
+
+// The image normalised as above and cropped by `box` into a zero-filled (3, crop, crop) buffer.
+void normalised_crop_into(const data::Image& image, const CropBox& box, int crop, float* out);
 
 }  // namespace wsvis::pipeline
