@@ -14,8 +14,11 @@
 #include "data/ytvis.h"
 #include "data/ytvis_eval.h"
 #include "engine/error.h"
+#include "pipeline/metrics.h"
 
 namespace wsvis::apps {
+
+using pipeline::stats_json;
 
 namespace {
 
@@ -105,12 +108,6 @@ void print_stats(const EvalResult& r) {
   std::printf("\n  ");
   for (double v : r.stats) std::printf("%-8s", fmt(v).c_str());
   std::printf("\n");
-}
-
-json stats_json(const EvalResult& r) {
-  json m = json::object();
-  for (size_t i = 0; i < r.stats.size(); ++i) m[eval_stat_names()[i]] = r.stats[i];
-  return m;
 }
 
 json per_category(const EvalResult& r, const std::vector<Category>& cats, bool print) {

@@ -19,6 +19,8 @@
 #include <thread>
 #include <utility>
 
+#include <nlohmann/json.hpp>
+
 #include "data/file_util.h"
 #include "engine/error.h"
 
@@ -290,6 +292,9 @@ SynthWriteStats write_synth_dataset(const SynthConfig& config, const std::string
   ds.categories = synth_categories(config.classes);
   int64_t next_annotation_id = 1;
   ParallelWriter writer(8);
+  // Annotation ids by attribute, for evaluating a subset (camouflaged instances alone).
+  nlohmann::json attributes = {{"camouflaged", nlohmann::json::array()},
+                               {"touching", nlohmann::json::array()}};
   for (int i = 0; i < config.videos && !writer.failed(); ++i) {
     double t0 = thread_cpu_seconds();
     const SynthScene scene = make_synth_scene(config, i);
@@ -324,6 +329,9 @@ SynthWriteStats write_synth_dataset(const SynthConfig& config, const std::string
     ds.videos.push_back(std::move(video));
     ++stats.videos;
     for (size_t k = 0; k < scene.instances.size(); ++k) {
+      const int64_t annotation_id = ds.annotations[first + k].id;
+      if (scene.instances[k].camouflaged) attributes["camouflaged"].push_back(annotation_id);
+      if (scene.instances[k].touching >= 0) attributes["touching"].push_back(annotation_id);
       ++stats.instances;
       stats.camouflaged += scene.instances[k].camouflaged ? 1 : 0;
       stats.touching_pairs += scene.instances[k].touching > static_cast<int>(k) ? 1 : 0;
@@ -332,6 +340,7 @@ SynthWriteStats write_synth_dataset(const SynthConfig& config, const std::string
   writer.finish();  // every frame and flow file is in place (or the first error is thrown)
   write_file_atomic(out_dir + "/synth_config.json", synth_config_to_json(config));
   write_file_atomic(out_dir + "/README.txt", readme(config, stats));
+  write_file_atomic(out_dir + "/attributes.json", attributes.dump(1) + "\n");
   ds.reindex();
   write_ytvis(ds, out_dir + "/train.json");  // last: its presence marks a complete set
   stats.total_seconds = seconds(start, Clock::now());

@@ -45,6 +45,8 @@
 //                                          counts lists, as YTVIS train GT), boxes, areas;
 //                                          null where an instance is not visible
 //   <out>/synth_config.json, README.txt    the configuration used and a description
+//   <out>/attributes.json                  {"camouflaged": [annotation ids], "touching": [...]}:
+//                                          the instances of each hard case, for subset AP
 // Every file is written atomically (temp + rename) and train.json last, so a run that stops
 // early leaves no half-written file and no JSON pointing at missing frames.
 // Determinism: video i depends only on (seed, i) and the geometry/texture parameters, not on

@@ -83,4 +83,17 @@ class ConfigSchema {
 void read_config_file(ConfigSchema& schema, const std::string& path,
                       const std::vector<std::string>& overrides);
 
+// A run config (a struct with bind(ConfigSchema&)) read from `path` with the overrides;
+// *dumped (when given) receives the config as run: every key, defaults included.
+template <typename Config>
+Config read_run_config(const std::string& path, const std::vector<std::string>& overrides,
+                       std::string* dumped) {
+  Config config;
+  ConfigSchema schema;
+  config.bind(schema);
+  read_config_file(schema, path, overrides);
+  if (dumped) *dumped = schema.dump();
+  return config;
+}
+
 }  // namespace wsvis::pipeline

@@ -13,6 +13,7 @@
 #include "pipeline/cam_stage.h"
 #include "pipeline/fcam.h"
 #include "pipeline/irn_stage.h"
+#include "pipeline/metrics.h"
 #include "pipeline/per_frame.h"
 #include "pipeline/tensor_util.h"
 
@@ -195,11 +196,8 @@ nlohmann::json evaluate_pseudo_labels(const Stage1Data& data, const RunDir& run)
   o.results_name = results_path;
   const data::EvalResult e = data::evaluate_coco(data::ytvis_frames_as_coco(data.dataset),
                                                  data::ytvis_results_as_coco(results, data.dataset, results_path), o);
-  static const char* const kNames[12] = {"AP", "AP50", "AP75", "APs", "APm", "APl",
-                                         "AR1", "AR10", "AR100", "ARs", "ARm", "ARl"};
-  nlohmann::json frame = nlohmann::json::object();
-  for (int i = 0; i < 12; ++i) frame[kNames[i]] = e.stats[static_cast<size_t>(i)];
-  nlohmann::json metrics = {{"pseudo_labels", {{"frame_segm", frame}, {"instances", results.size()}}}};
+  nlohmann::json metrics = {
+      {"pseudo_labels", {{"frame_segm", stats_json(e)}, {"instances", results.size()}}}};
   data::write_file_atomic(run.path("metrics.json"), metrics.dump(2) + "\n");
   return metrics;
 }

@@ -1,5 +1,7 @@
 #include "pipeline/run_dir.h"
 
+#include <algorithm>
+
 #include <atomic>
 #include <csignal>
 #include <cstdio>
@@ -127,5 +129,24 @@ void install_interrupt_handler() {
 bool interrupt_requested() { return g_interrupt.load(); }
 void request_interrupt() { g_interrupt.store(true); }
 void clear_interrupt() { g_interrupt.store(false); }
+
+void run_steps_in_order(const RunDir& run, const std::string& method,
+                        const std::vector<std::string>& order, const std::vector<std::string>& wanted,
+                        const std::function<void(const std::string& name)>& step) {
+  for (const std::string& s : wanted)
+    if (std::find(order.begin(), order.end(), s) == order.end()) {
+      std::string valid;
+      for (const std::string& o : order) valid += (valid.empty() ? "" : ", ") + o;
+      throw InputError(method + ": unknown step '" + s + "' (steps: " + valid + ")");
+    }
+  for (const std::string& name : order) {
+    if (std::find(wanted.begin(), wanted.end(), name) == wanted.end()) continue;
+    const auto t0 = std::chrono::steady_clock::now();
+    step(name);
+    run.log({{"stage", name},
+             {"event", "finished"},
+             {"seconds", std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count()}});
+  }
+}
 
 }  // namespace wsvis::pipeline

@@ -11,9 +11,11 @@
 #pragma once
 
 #include <chrono>
+#include <functional>
 #include <cstdint>
 #include <stdexcept>
 #include <string>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
@@ -52,6 +54,13 @@ class Progress {
   std::chrono::steady_clock::time_point start_, last_shown_;
   int64_t last_shown_done_ = 0;
 };
+
+// Runs the steps of `order` that are in `wanted`, in `order`'s order (an InputError, naming
+// `method` and the valid steps, for a wanted step not in `order`); each finished step logs
+// {"stage", "event": "finished", "seconds"} to the run's log. `step(name)` does the work.
+void run_steps_in_order(const RunDir& run, const std::string& method,
+                        const std::vector<std::string>& order, const std::vector<std::string>& wanted,
+                        const std::function<void(const std::string& name)>& step);
 
 struct Interrupted : std::runtime_error {
   using std::runtime_error::runtime_error;

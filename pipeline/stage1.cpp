@@ -23,29 +23,16 @@ const std::vector<std::string>& stage1_steps() {
 
 void run_stage1(const Stage1Config& config, const RunDir& run, const std::vector<std::string>& steps,
                 const ContextPtr& ctx) {
-  for (const std::string& s : steps)
-    if (std::find(stage1_steps().begin(), stage1_steps().end(), s) == stage1_steps().end())
-      throw InputError("stage1: unknown step '" + s + "'");
   const Stage1Data data = load_stage1_data(config);
   log::info("stage1: ", data.frames.size(), " frames, ", data.num_classes, " classes, on ",
             ctx->device().str());
-  auto wanted = [&](const char* name) {
-    return std::find(steps.begin(), steps.end(), name) != steps.end();
-  };
-  auto timed = [&](const char* name, auto&& fn) {
-    if (!wanted(name)) return;
-    const auto t0 = std::chrono::steady_clock::now();
-    fn();
-    run.log({{"stage", name},
-             {"event", "finished"},
-             {"seconds", std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count()}});
-  };
-  timed("train-cam", [&] { train_cam(config, data, run, ctx); });
-  timed("make-cams", [&] { make_cams(config, data, run, ctx); });
-  timed("make-ir-labels", [&] { make_ir_labels(config, data, run, ctx); });
-  timed("train-irn", [&] { train_irn(config, data, run, ctx); });
-  timed("make-pseudo-labels", [&] { make_pseudo_labels(config, data, run, ctx); });
-  timed("eval", [&] {
+  run_steps_in_order(run, "stage1", stage1_steps(), steps, [&](const std::string& step) {
+    if (step == "train-cam") train_cam(config, data, run, ctx);
+    if (step == "make-cams") make_cams(config, data, run, ctx);
+    if (step == "make-ir-labels") make_ir_labels(config, data, run, ctx);
+    if (step == "train-irn") train_irn(config, data, run, ctx);
+    if (step == "make-pseudo-labels") make_pseudo_labels(config, data, run, ctx);
+    if (step != "eval") return;
     if (data.dataset.annotations.empty()) {
       log::info("eval: the dataset has no annotations; nothing to score against");
       return;

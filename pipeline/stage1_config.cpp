@@ -3,11 +3,7 @@
 namespace wsvis::pipeline {
 
 void Stage1Config::bind(ConfigSchema& s) {
-  s.path("data.root", &data.root, PathKind::directory);
-  s.require("data.root");
-  s.string("data.annotations", &data.annotations);
-  s.string("data.images", &data.images);
-  s.string("data.flow", &data.flow);
+  bind_dataset_paths(s, "data", &data);
 
   s.integer("cam.depth", &cam.depth, 18, 152);
   s.choice("cam.norm", &cam.norm, {"fixed", "batch"});
@@ -78,12 +74,7 @@ void Stage1Config::bind(ConfigSchema& s) {
 
 Stage1Config read_stage1_config(const std::string& path, const std::vector<std::string>& overrides,
                                 std::string* dumped) {
-  Stage1Config config;
-  ConfigSchema schema;
-  config.bind(schema);
-  read_config_file(schema, path, overrides);
-  if (dumped) *dumped = schema.dump();
-  return config;
+  return read_run_config<Stage1Config>(path, overrides, dumped);
 }
 
 }  // namespace wsvis::pipeline

@@ -23,16 +23,12 @@
 #include <vector>
 
 #include "pipeline/config_schema.h"
+#include "pipeline/dataset_paths.h"
 
 namespace wsvis::pipeline {
 
 struct Stage1Config {
-  struct Data {
-    std::string root;                      // dataset folder
-    std::string annotations = "train.json";  // YouTube-VIS JSON, relative to root
-    std::string images = "JPEGImages";     // frame root the JSON's file_names are relative to
-    std::string flow = "flow";             // <video>/<frame>_fw.flo / _bw.flo; "" = none
-  } data;
+  DatasetPaths data;
   struct Cam {
     int depth = 50;
     std::string norm = "fixed";      // "fixed" (IRN's FixedBatchNorm) or "batch"

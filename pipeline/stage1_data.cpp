@@ -24,11 +24,13 @@ std::vector<float> Stage1Data::multi_hot(const FrameRef& f) const {
   return out;
 }
 
-Stage1Data load_stage1_data(const Stage1Config& config) {
+Stage1Data load_stage1_data(const Stage1Config& config) { return load_stage1_data(config.data); }
+
+Stage1Data load_stage1_data(const DatasetPaths& paths) {
   Stage1Data d;
-  d.annotations_path = config.data.root + "/" + config.data.annotations;
-  d.image_root = config.data.root + "/" + config.data.images;
-  d.flow_root = config.data.flow.empty() ? "" : config.data.root + "/" + config.data.flow;
+  d.annotations_path = paths.annotations_path();
+  d.image_root = paths.image_root();
+  d.flow_root = paths.flow_root();
   d.dataset = data::read_ytvis(d.annotations_path);
   d.num_classes = static_cast<int>(d.dataset.categories.size());
   if (d.num_classes == 0) throw InputError(d.annotations_path + ": has no categories");

@@ -37,6 +37,7 @@ struct Stage1Data {
 };
 
 Stage1Data load_stage1_data(const Stage1Config& config);
+Stage1Data load_stage1_data(const DatasetPaths& paths);
 
 // (1, 3, H, W) f32 on ctx, torchvision normalisation (IRN's: RGB/255, ImageNet mean/std).
 Tensor image_tensor(const data::Image& image, const ContextPtr& ctx);

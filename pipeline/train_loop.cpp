@@ -6,6 +6,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <numeric>
+#include <unordered_map>
 
 #include "data/loader.h"
 #include "engine/log.h"
@@ -23,6 +24,37 @@ std::vector<int64_t> epoch_order(int64_t n, uint64_t seed, int64_t epoch) {
   // Fisher-Yates with our generator (std::shuffle's draws are not pinned across libraries).
   for (int64_t i = n - 1; i > 0; --i) std::swap(order[static_cast<size_t>(i)], order[static_cast<size_t>(gen.randint(0, i + 1))]);
   return order;
+}
+
+// In this code base only normalisation layers own 1-D ".weight" parameters (convs and linears are 2-D
+// or more, FCOS's Scale is named ".scale"), so a 1-D weight and its sibling bias are a norm's.
+std::vector<optim::ParamGroup> detectron2_param_groups(const layers::Module& model) {
+  const auto named = model.named_parameters();
+  std::unordered_map<std::string, int64_t> weight_dims;
+  for (const auto& [name, p] : named)
+    if (name.size() > 7 && name.compare(name.size() - 7, 7, ".weight") == 0)
+      weight_dims[name.substr(0, name.size() - 7)] = p.dim();
+  optim::ParamGroup decayed{"decayed", {}, 1.0, std::nullopt};
+  optim::ParamGroup norms{"norm", {}, 1.0, 0.0};
+  for (const auto& [name, p] : named) {
+    if (!p.requires_grad()) continue;
+    const size_t dot = name.rfind('.');
+    const std::string owner = dot == std::string::npos ? "" : name.substr(0, dot);
+    const auto it = weight_dims.find(owner);
+    (it != weight_dims.end() && it->second == 1 ? norms : decayed).params.push_back(p);
+  }
+  return {decayed, norms};
+}
+
+std::function<double(int64_t)> detectron2_lr(double base_lr, int64_t steps,
+                                             const std::vector<double>& decay_at,
+                                             int64_t warmup_iters, double warmup_factor) {
+  optim::WarmupMultiStep schedule;
+  schedule.base_lr = base_lr;
+  for (double f : decay_at) schedule.milestones.push_back(std::llround(f * double(steps)));
+  schedule.warmup_iters = warmup_iters;
+  schedule.warmup_factor = warmup_factor;
+  return [schedule](int64_t step) { return optim::warmup_multistep_lr(schedule, step); };
 }
 
 void save_model(const layers::Module& model, const std::string& path) {
@@ -62,7 +94,8 @@ TrainSummary run_train_loop(const RunDir& run, const TrainLoopOptions& o, layers
       throw Interrupted(o.stage + ": interrupted at step " + std::to_string(step) +
                         "; checkpoint saved, run the same command again to resume");
     }
-    const double lr = optim::poly_lr(o.base_lr, step, max_step, o.poly_power);
+    const double lr =
+        o.lr_at ? o.lr_at(step) : optim::poly_lr(o.base_lr, step, max_step, o.poly_power);
     optimizer.set_lr(lr);
     const int64_t epoch = step / o.steps_per_epoch, batch = step % o.steps_per_epoch;
     nlohmann::json record = step_fn(step, epoch, batch);

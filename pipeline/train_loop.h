@@ -1,4 +1,5 @@
-// The training loop every stage shares: poly learning rate (IRN's PolyOptimizer schedule),
+// The training loop every stage shares: poly learning rate (IRN's PolyOptimizer schedule) or
+// any schedule given as a function,
 // resume from the stage's last checkpoint, periodic checkpoints, progress with time left, a
 // log line per step in the run's log.jsonl, a clean stop on SIGINT/SIGTERM (checkpoint, then
 // Interrupted), and the final weights in <stage>/model.safetensors. When that file exists
@@ -27,6 +28,7 @@
 
 namespace wsvis::optim {
 class SGD;
+struct ParamGroup;
 }
 
 namespace wsvis::pipeline {
@@ -38,6 +40,9 @@ struct TrainLoopOptions {
   int checkpoint_every = 200;     // steps
   double base_lr = 0.1;
   double poly_power = 0.9;
+  // When set, the learning rate at each step (e.g. detectron2's warm-up + steps) instead of
+  // poly(base_lr, poly_power).
+  std::function<double(int64_t step)> lr_at;
   int log_every = 10;             // steps between log.jsonl records
 };
 
@@ -55,6 +60,16 @@ TrainSummary run_train_loop(const RunDir& run, const TrainLoopOptions& options,
 
 // A permutation of 0..n-1 for the epoch (the same for a given seed and epoch).
 std::vector<int64_t> epoch_order(int64_t n, uint64_t seed, int64_t epoch);
+
+// detectron2's parameter groups: weight decay 0 on normalisation parameters
+// (SOLVER.WEIGHT_DECAY_NORM), the optimizer's default on the rest; frozen parameters left out.
+std::vector<optim::ParamGroup> detectron2_param_groups(const layers::Module& model);
+
+// detectron2's WarmupMultiStepLR as TrainLoopOptions::lr_at: linear warm-up from
+// warmup_factor over warmup_iters, then x0.1 at each fraction of `steps` in decay_at.
+std::function<double(int64_t)> detectron2_lr(double base_lr, int64_t steps,
+                                             const std::vector<double>& decay_at,
+                                             int64_t warmup_iters, double warmup_factor);
 
 // Writes the module's state_dict to path (safetensors, atomically).
 void save_model(const layers::Module& model, const std::string& path);

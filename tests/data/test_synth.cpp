@@ -8,6 +8,9 @@
 #include <cstdlib>
 #include <filesystem>
 #include <map>
+#include <set>
+
+#include <nlohmann/json.hpp>
 
 #include "data/file_util.h"
 #include "data/synth.h"
@@ -125,9 +128,16 @@ TEST(Synth, OutputLoadsBackAndAgreesWithGeneration) {
   EXPECT_EQ(ds.categories[5].name, "star");
   EXPECT_TRUE(file_exists(dir.file("README.txt")));
   EXPECT_TRUE(read_synth_config(dir.file("synth_config.json")) == cfg);
+  // attributes.json lists the annotation ids of the camouflaged and touching instances.
+  const nlohmann::json attributes = nlohmann::json::parse(read_file_bytes(dir.file("attributes.json")));
+  std::set<int64_t> camouflaged, touching;
   size_t ann = 0;
   for (int i = 0; i < cfg.videos; ++i) {
     const SynthScene scene = make_synth_scene(cfg, i);
+    for (size_t k = 0; k < scene.instances.size(); ++k) {
+      if (scene.instances[k].camouflaged) camouflaged.insert(ds.annotations[ann + k].id);
+      if (scene.instances[k].touching >= 0) touching.insert(ds.annotations[ann + k].id);
+    }
     const YtvisVideo& v = ds.videos[static_cast<size_t>(i)];
     EXPECT_EQ(v.id, i + 1);
     EXPECT_EQ(v.width, cfg.width);
@@ -171,6 +181,8 @@ TEST(Synth, OutputLoadsBackAndAgreesWithGeneration) {
     ann += scene.instances.size();
   }
   EXPECT_EQ(ds.annotations.size(), ann);
+  EXPECT_EQ(attributes["camouflaged"].get<std::set<int64_t>>(), camouflaged);
+  EXPECT_EQ(attributes["touching"].get<std::set<int64_t>>(), touching);
 }
 
 

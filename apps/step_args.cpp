@@ -1,0 +1,53 @@
+#include "apps/step_args.h"
+
+#include <algorithm>
+#include <cstdio>
+#include <filesystem>
+
+#include "data/file_util.h"
+#include "engine/error.h"
+#include "pipeline/stage1.h"
+
+namespace wsvis::apps {
+
+StepArgs parse_step_args(const std::string& command, const std::vector<std::string>& args,
+                         const std::vector<std::string>& all_steps) {
+  StepArgs out;
+  for (size_t i = 0; i < args.size(); ++i) {
+    auto value = [&](const char* flag) {
+      if (i + 1 >= args.size()) throw InputError(command + ": " + flag + " needs a value");
+      return args[++i];
+    };
+    if (args[i] == "--config") out.config_path = value("--config");
+    else if (args[i] == "--run") out.run_path = value("--run");
+    else if (args[i] == "--set") out.overrides.push_back(value("--set"));
+    else if (args[i] == "--force") out.force = true;
+    else if (args[i] == "all") out.steps = all_steps;
+    else if (!args[i].empty() && args[i][0] != '-') out.steps.push_back(args[i]);
+    else throw InputError(command + ": unknown option '" + args[i] + "'");
+  }
+  if (out.config_path.empty() || out.run_path.empty())
+    throw InputError(command + ": --config FILE and --run DIR are required");
+  if (out.steps.empty()) out.steps = all_steps;
+  return out;
+}
+
+int run_steps(const std::string& command, const StepArgs& args, const std::string& dumped_config,
+              const std::function<void(const pipeline::RunDir&)>& steps) {
+  const pipeline::RunDir run(args.run_path);
+  pipeline::record_config(run, dumped_config, args.config_path, args.force);
+  pipeline::install_interrupt_handler();
+  try {
+    steps(run);
+  } catch (const pipeline::Interrupted& e) {
+    std::fprintf(stderr, "wsvis %s: %s\n", command.c_str(), e.what());
+    return 130;
+  }
+  const std::string metrics = run.root() + "/metrics.json";
+  if (std::find(args.steps.begin(), args.steps.end(), "eval") != args.steps.end() &&
+      std::filesystem::exists(metrics))
+    std::printf("%s", data::read_file_bytes(metrics).c_str());
+  return 0;
+}
+
+}  // namespace wsvis::apps

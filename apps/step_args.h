@@ -1,0 +1,35 @@
+// What the commands that run a method's steps in a run folder (`wsvis stage1`, `wsvis boxinst`)
+// share: their arguments
+//
+//   --config FILE --run DIR [STEP ...|all] [--set key=value ...] [--force]
+//
+// (no STEP: all of them), the run folder with the config as run recorded in it, the clean
+// stop on Ctrl-C / SIGTERM (exit status 130, the checkpoint saved) and metrics.json printed
+// after an eval step.
+#pragma once
+
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "pipeline/run_dir.h"
+
+namespace wsvis::apps {
+
+struct StepArgs {
+  std::string config_path, run_path;
+  std::vector<std::string> overrides, steps;
+  bool force = false;
+};
+
+// InputError (prefixed with `command`) for unknown options or missing --config / --run.
+StepArgs parse_step_args(const std::string& command, const std::vector<std::string>& args,
+                         const std::vector<std::string>& all_steps);
+
+// Records the dumped config in the run folder (pipeline::record_config), runs `steps` with
+// the interrupt handler installed and prints <run>/metrics.json when "eval" ran. Returns the
+// exit status: 0, or 130 when interrupted.
+int run_steps(const std::string& command, const StepArgs& args, const std::string& dumped_config,
+              const std::function<void(const pipeline::RunDir&)>& steps);
+
+}  // namespace wsvis::apps

@@ -1,0 +1,52 @@
+#include "pipeline/detector_training.h"
+
+namespace wsvis::pipeline {
+
+data::LoaderConfig detector_loader_config(const DatasetPaths& data, const DetectorTrain& train,
+                                          int delta, int pairs_per_batch, bool with_flow, int seed) {
+  data::LoaderConfig lc;
+  lc.image_root = data.image_root();
+  lc.flow_root = with_flow ? data.flow_root() : "";
+  lc.delta = delta;
+  lc.batch_size = pairs_per_batch;
+  lc.workers = train.workers;
+  lc.seed = static_cast<uint64_t>(seed);
+  lc.drop_last = true;
+  lc.augment.short_sizes = train.short_sizes;
+  lc.augment.max_long = train.max_long;
+  lc.augment.flip_prob = train.flip;
+  lc.norm = data::PixelNorm::detectron2_bgr;
+  return lc;
+}
+
+std::unique_ptr<optim::SGD> detector_optimizer(const layers::Module& model, const DetectorTrain& train) {
+  optim::SgdOptions so;
+  so.lr = train.lr;
+  so.momentum = train.momentum;
+  so.weight_decay = train.weight_decay;
+  return std::make_unique<optim::SGD>(detectron2_param_groups(model), so);
+}
+
+TrainLoopOptions detector_loop_options(const std::string& stage, const DetectorTrain& train) {
+  TrainLoopOptions lo;
+  lo.stage = stage;
+  lo.steps_per_epoch = train.steps;
+  lo.epochs = 1;
+  lo.checkpoint_every = train.checkpoint_every;
+  lo.base_lr = train.lr;
+  lo.lr_at = detectron2_lr(train.lr, train.steps, train.decay_at, train.warmup_iters, train.warmup_factor);
+  return lo;
+}
+
+nlohmann::json detector_train_summary(const TrainSummary& s, int images_per_step) {
+  const double run_steps = double(s.steps - s.resumed_from);
+  return {{"steps", s.steps},
+          {"resumed_from", s.resumed_from},
+          {"seconds", s.seconds},
+          {"first_loss", s.first_loss},
+          {"last_loss", s.last_loss},
+          {"seconds_per_step", run_steps > 0 ? s.seconds / run_steps : 0},
+          {"images_per_second", s.seconds > 0 ? run_steps * images_per_step / s.seconds : 0}};
+}
+
+}  // namespace wsvis::pipeline
