@@ -9,6 +9,7 @@
 //   wsvis draw ...                              overlays, strips and flow images (apps/draw_cmd.h)
 //   wsvis stage1 ...                            flowIRN stage 1 in a run folder (apps/stage1_cmd.h)
 //   wsvis boxinst ...                           motion-aided BoxInst in a run folder (apps/boxinst_cmd.h)
+//   wsvis maskrcnn ...                          flowIRN stage 2 in a run folder (apps/maskrcnn_cmd.h)
 //   wsvis import-davis ...                      one DAVIS sequence as a YTVIS set (apps/import_cmd.h)
 // Errors from bad input exit with status 2; other errors with status 1.
 #include <cstdio>
@@ -21,6 +22,7 @@
 #include "apps/draw_cmd.h"
 #include "apps/eval_cmd.h"
 #include "apps/boxinst_cmd.h"
+#include "apps/maskrcnn_cmd.h"
 #include "apps/stage1_cmd.h"
 #include "apps/import_cmd.h"
 #include "apps/synth_cmd.h"
@@ -38,6 +40,7 @@ int usage(FILE* out) {
                "  eval --gt F --results F [--type segm|bbox|video|frame] [--out metrics.json]\n        [--flow-dir DIR]   COCO / YouTube-VIS metrics and temporal consistency\n"
                "  stage1 --config F --run DIR [STEP ...] [--set key=value ...] [--force]\n        flowIRN stage 1: CAM net, CAMs, IR labels, IRN, pseudo-labels, eval\n"
                "  boxinst --config F --run DIR [STEP ...] [--set key=value ...] [--force]\n        motion-aided BoxInst / BoxInst / CondInst: train, predict, eval\n"
+               "  maskrcnn --config F --run DIR [STEP ...] [--set key=value ...] [--force]\n        stage 2: Mask R-CNN (+ MaskConsist, self-training), tracker, frame and video eval\n"
                "  draw --gt F --frames DIR [--results F] [--video ID] [--out DIR] [--strip N] [--flow DIR]   overlays, strips, flow PNGs\n"
                "  import-davis --frames DIR --masks DIR --out DIR [--video NAME] [--category NAME]\n        [--binary]   one DAVIS sequence as a YouTube-VIS dataset\n");
   return out == stderr ? 2 : 0;
@@ -63,6 +66,7 @@ int main(int argc, char** argv) {
     if (command == "synth") return wsvis::apps::run_synth(args);
     if (command == "stage1") return wsvis::apps::run_stage1_command(args);
     if (command == "boxinst") return wsvis::apps::run_boxinst_command(args);
+    if (command == "maskrcnn") return wsvis::apps::run_maskrcnn_command(args);
     if (command == "import-davis") return wsvis::apps::run_import_davis(args);
     if (command == "-h" || command == "--help" || command == "help") return usage(stdout);
     std::fprintf(stderr, "wsvis: unknown command '%s'\n", command.c_str());

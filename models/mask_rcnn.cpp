@@ -30,6 +30,19 @@ MaskRcnn::MaskRcnn(const MaskRcnnOptions& options, Generator& gen, const Context
                                std::make_shared<StandardRoiHeads>(options_.roi_heads, gen, ctx));
 }
 
+namespace {
+
+// detectron2's loss names, each weight 1.
+void collect_training_losses(MaskRcnnOutput* out) {
+  out->losses["loss_rpn_cls"] = out->rpn.losses.loss_rpn_cls;
+  out->losses["loss_rpn_loc"] = out->rpn.losses.loss_rpn_loc;
+  out->losses["loss_cls"] = out->roi.loss_cls;
+  out->losses["loss_box_reg"] = out->roi.loss_box_reg;
+  if (out->roi.loss_mask.defined()) out->losses["loss_mask"] = out->roi.loss_mask;
+}
+
+}  // namespace
+
 MaskRcnnOutput MaskRcnn::forward(const Tensor& images, const std::vector<ImageSize>& image_sizes,
                                  const std::vector<RcnnInstances>* gts, Generator* gen) {
   WSVIS_CHECK(images.dim() == 4 && images.size(1) == 3, "MaskRcnn: images must be (N, 3, H, W), "
@@ -44,14 +57,43 @@ MaskRcnnOutput MaskRcnn::forward(const Tensor& images, const std::vector<ImageSi
   const std::vector<Tensor> roi_levels(levels.begin(), levels.end() - 1);  // P2..P5
   out.roi = roi_heads_->forward(roi_levels, proposals, image_sizes, gts, gen);
   if (is_training()) {
-    out.losses["loss_rpn_cls"] = out.rpn.losses.loss_rpn_cls;
-    out.losses["loss_rpn_loc"] = out.rpn.losses.loss_rpn_loc;
-    out.losses["loss_cls"] = out.roi.loss_cls;
-    out.losses["loss_box_reg"] = out.roi.loss_box_reg;
-    if (out.roi.loss_mask.defined()) out.losses["loss_mask"] = out.roi.loss_mask;
+    collect_training_losses(&out);
   } else {
     out.detections = out.roi.detections;
   }
+  return out;
+}
+
+MaskRcnnOutput MaskRcnn::forward_self_labelled(const Tensor& images,
+                                               const std::vector<ImageSize>& image_sizes,
+                                               const TargetsFromPredictions& make_targets,
+                                               Generator* gen) {
+  WSVIS_CHECK(is_training(), "MaskRcnn::forward_self_labelled: the model must be in training mode");
+  MaskRcnnOutput out;
+  out.features = backbone_->forward_images(images);
+  std::vector<Tensor> levels;
+  for (const std::string& name : backbone_->out_features()) levels.push_back(out.features.at(name));
+  const std::vector<Tensor> roi_levels(levels.begin(), levels.end() - 1);  // P2..P5
+  auto proposal_boxes = [](const RpnOutput& rpn) {
+    std::vector<std::vector<RcnnBox>> boxes;
+    for (const RpnProposals& p : rpn.proposals) boxes.push_back(p.boxes);
+    return boxes;
+  };
+  std::vector<RcnnDetections> predictions;
+  {
+    NoGradGuard no_grad;
+    rpn_->train(false);
+    roi_heads_->train(false);
+    const RpnOutput rpn = rpn_->forward(levels, image_sizes);
+    predictions = roi_heads_->forward(roi_levels, proposal_boxes(rpn), image_sizes).detections;
+    rpn_->train(true);
+    roi_heads_->train(true);
+  }
+  const std::vector<RcnnInstances> gts = make_targets(predictions);
+  out.rpn = rpn_->forward(levels, image_sizes, &gts, gen);
+  out.roi = roi_heads_->forward(roi_levels, proposal_boxes(out.rpn), image_sizes, &gts, gen);
+  collect_training_losses(&out);
+  out.detections = std::move(predictions);
   return out;
 }
 

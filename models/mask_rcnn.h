@@ -16,6 +16,8 @@
 // cls_score.*, roi_heads.mask_head.mask_fcn1.*, ..., roi_heads.mask_head.predictor.*.
 #pragma once
 
+#include <functional>
+
 #include <map>
 #include <memory>
 #include <string>
@@ -50,6 +52,18 @@ class MaskRcnn : public layers::Module {
   MaskRcnn(const MaskRcnnOptions& options, Generator& gen, const ContextPtr& ctx);
   MaskRcnnOutput forward(const Tensor& images, const std::vector<ImageSize>& image_sizes,
                          const std::vector<RcnnInstances>* gts = nullptr, Generator* gen = nullptr);
+  // Training on labels made from the model's own predictions (MaskConsist), with ONE backbone
+  // pass: the features of this step give, without autograd and with the RPN and RoI heads in
+  // eval mode (test-time proposal counts, score 0.05, NMS 0.5, 100 detections), the
+  // predictions of every image; make_targets turns them into the training targets; then the
+  // RPN and RoI heads train on those targets from the same features. What runs twice is the
+  // RPN head's convs (once without autograd) and the RoI heads, not the backbone.
+  // The model must be in training mode.
+  using TargetsFromPredictions =
+      std::function<std::vector<RcnnInstances>(const std::vector<RcnnDetections>& predictions)>;
+  MaskRcnnOutput forward_self_labelled(const Tensor& images, const std::vector<ImageSize>& image_sizes,
+                                       const TargetsFromPredictions& make_targets, Generator* gen);
+
   const MaskRcnnOptions& options() const { return options_; }
   const std::shared_ptr<ResNetFpnBackbone>& backbone() const { return backbone_; }
   const std::shared_ptr<Rpn>& rpn() const { return rpn_; }

@@ -113,7 +113,6 @@ void train_boxinst(const BoxInstConfig& config, const RunDir& run, const Context
   const std::unique_ptr<optim::SGD> optimizer = detector_optimizer(*model, tc);
 
   const BoxInstTargetBuilder targets(dataset, !config.boxes_only());
-  Generator proposal_gen(data::sample_seed(static_cast<uint64_t>(config.seed), -3, 0));
   PairBatches batches(loader);
   data::PairBatch batch;
   const TrainSummary s = run_train_loop(run, detector_loop_options(kStage, tc), *model, *optimizer, [&](int64_t step, int64_t, int64_t) {
@@ -127,6 +126,8 @@ void train_boxinst(const BoxInstConfig& config, const RunDir& run, const Context
     }
     models::CondInstTargets t = targets.build(batch);
     t.iter = step + 1;
+    // CondInst's random proposal subset: a generator of (seed, step), so a resume is exact.
+    Generator proposal_gen(data::sample_seed(static_cast<uint64_t>(config.seed), -3, step));
     t.gen = &proposal_gen;
     if (config.boxes_only()) {
       const models::CondInstOptions& mo = model->model_options();

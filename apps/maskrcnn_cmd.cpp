@@ -1,0 +1,18 @@
+#include "apps/maskrcnn_cmd.h"
+
+#include "apps/step_args.h"
+#include "pipeline/maskrcnn_stage.h"
+#include "pipeline/stage1.h"
+
+namespace wsvis::apps {
+
+int run_maskrcnn_command(const std::vector<std::string>& args) {
+  const StepArgs a = parse_step_args("maskrcnn", args, pipeline::maskrcnn_steps());
+  std::string dumped;
+  const pipeline::MaskRcnnConfig config = pipeline::read_maskrcnn_config(a.config_path, a.overrides, &dumped);
+  return run_steps("maskrcnn", a, dumped, [&](const pipeline::RunDir& run) {
+    pipeline::run_maskrcnn(config, run, a.steps, pipeline::context_for(config.device));
+  });
+}
+
+}  // namespace wsvis::apps
