@@ -25,6 +25,7 @@ std::vector<uint8_t> paste_masks(const std::vector<float>& probs, int M,
                                  const std::vector<RcnnBox>& boxes, int height, int width,
                                  float threshold) {
   const size_t D = boxes.size();
+  if (D == 0 && probs.empty()) return {};  // no detections (their mask size may be unset)
   WSVIS_CHECK(M > 0 && height >= 0 && width >= 0 && probs.size() == D * size_t(M) * size_t(M),
               "paste_masks: ", probs.size(), " probabilities for ", D, " masks of ", M, "x", M,
               " into ", height, "x", width);

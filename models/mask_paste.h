@@ -16,7 +16,8 @@
 
 namespace wsvis::models {
 
-// probs (D, M, M), boxes (D) -> (D, height, width) uint8 masks in {0, 1}.
+// probs (D, M, M), boxes (D) -> (D, height, width) uint8 masks in {0, 1}; D = 0 gives none
+// whatever M.
 std::vector<uint8_t> paste_masks(const std::vector<float>& probs, int M,
                                  const std::vector<RcnnBox>& boxes, int height, int width,
                                  float threshold = 0.5f);

@@ -26,6 +26,9 @@ TEST(MaskPaste, HandCase) {
 
 TEST(MaskPaste, RejectsWrongSizes) {
   testing::expect_error([] { models::paste_masks({1.f}, 2, {{0, 0, 1, 1}}, 4, 4); }, "paste_masks");
+  // No detections: nothing to paste, whatever the (unset) mask size says.
+  EXPECT_TRUE(models::paste_masks({}, 0, {}, 4, 4).empty());
+  testing::expect_error([] { models::paste_masks({}, 0, {{0, 0, 1, 1}}, 4, 4); }, "paste_masks");
 }
 
 }  // namespace
