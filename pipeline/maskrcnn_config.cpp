@@ -15,6 +15,7 @@ void MaskRcnnConfig::bind(ConfigSchema& s) {
   s.integer("model.roi_batch_per_image", &model.roi_batch_per_image, 1);
   s.integer("model.rpn_batch_per_image", &model.rpn_batch_per_image, 1);
   s.integer("model.rpn_post_nms_train", &model.rpn_post_nms_train, 1);
+  s.integer("model.rpn_post_nms_test", &model.rpn_post_nms_test, 1);
   s.numbers("model.anchor_sizes", &model.anchor_sizes, 5, 5, 1.0);
 
   s.boolean("maskconsist.enabled", &maskconsist.enabled);

@@ -43,6 +43,7 @@ struct MaskRcnnConfig {
     int roi_batch_per_image = 512;
     int rpn_batch_per_image = 256;
     int rpn_post_nms_train = 1000;
+    int rpn_post_nms_test = 1000;  // also MaskConsist's prediction pass in training
     std::vector<double> anchor_sizes{32, 64, 128, 256, 512};
   } model;
 

@@ -114,6 +114,7 @@ std::unique_ptr<models::MaskRcnn> make_maskrcnn_model(const MaskRcnnConfig& conf
   o.rpn.anchor_sizes = m.anchor_sizes;
   o.rpn.batch_size_per_image = m.rpn_batch_per_image;
   o.rpn.post_nms_topk_train = m.rpn_post_nms_train;
+  o.rpn.post_nms_topk_test = m.rpn_post_nms_test;
   o.roi_heads.num_classes = num_classes;
   o.roi_heads.box_fc_dim = m.box_fc_dim;
   o.roi_heads.mask_conv_dim = m.mask_conv_dim;
