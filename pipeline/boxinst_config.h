@@ -41,7 +41,7 @@ struct BoxInstConfig {
     std::string variant = "motion_boxinst";  // boxinst | motion_boxinst | condinst
     // The ResNet trains from scratch with BatchNorm: AdelaiDet starts from MSRA ImageNet
     // weights with FrozenBN (freeze_at 2), which this machine cannot download; loading
-    // pretrained weights here is not implemented yet (README, "Deviations").
+    // pretrained weights here is not implemented yet (docs/boxinst.md, "Deviations").
     int depth = 50;
     int freeze_at = 0;             // stages frozen (0 = all trained)
     int fpn_channels = 256;

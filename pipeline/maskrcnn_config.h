@@ -34,7 +34,7 @@ struct MaskRcnnConfig {
 
   struct Model {
     // From scratch with BatchNorm (no ImageNet weights offline; detectron2 starts from MSRA
-    // weights with FrozenBN, freeze_at 2). README, "Deviations".
+    // weights with FrozenBN, freeze_at 2). docs/stage2.md, "Deviations".
     int depth = 50;
     int freeze_at = 0;
     int fpn_channels = 256;
