@@ -11,6 +11,11 @@ namespace wsvis::video {
 
 namespace {
 
+// Foreground pixels (any non-zero value, as the kernels read masks).
+int64_t foreground(const uint8_t* mask, int64_t pixels) {
+  return pixels - std::count(mask, mask + pixels, uint8_t(0));
+}
+
 // backed[k]: instance k of `set` has box IoU > threshold with a pseudo-label of its class.
 std::vector<bool> backed_by(const InstanceSet& set, const InstanceSet& pseudo, double threshold) {
   const std::vector<float> iou = box_ious(set, pseudo);
@@ -60,7 +65,7 @@ InstanceSet transferred(const InstanceSet& warped_source, const std::vector<bool
     if (!backed[size_t(a)]) continue;
     std::copy_n(warped_source.mask(a), target.pixels(), mask.begin());
     if (b >= 0) unite_into(target.mask(b), target.pixels(), mask.data());
-    if (std::find(mask.begin(), mask.end(), uint8_t(1)) == mask.end()) continue;
+    if (foreground(mask.data(), target.pixels()) == 0) continue;
     const float score = std::max(warped_source.scores[size_t(a)], b >= 0 ? target.scores[size_t(b)] : 0.f);
     out.add(mask.data(), warped_source.category_ids[size_t(a)], score);
   }
@@ -73,8 +78,7 @@ InstanceSet combine(const InstanceSet& new_labels, const InstanceSet& pseudo, co
   std::vector<float> priority;
   for (const auto* set : {&new_labels, &pseudo})
     for (int64_t k = 0; k < set->size(); ++k) {
-      if (std::find(set->mask(k), set->mask(k) + set->pixels(), uint8_t(1)) == set->mask(k) + set->pixels())
-        continue;
+      if (foreground(set->mask(k), set->pixels()) == 0) continue;
       all.add(set->mask(k), set->category_ids[size_t(k)], 1.f);
       // Transferred labels outrank every pseudo-label (scores are in [0, 1]).
       priority.push_back(set->scores[size_t(k)] + (set == &new_labels ? 2.f : 0.f));
@@ -97,18 +101,31 @@ InstanceSet expand_predictions(const InstanceSet& pseudo, const InstanceSet& pre
   const std::vector<float> iou = box_ious(pseudo, top);
   InstanceSet out = top;
   std::vector<uint8_t> merged(size_t(top.pixels()));
+  // Member sets merged already: two pseudo-labels that gather the same predictions would give
+  // the same union twice.
+  std::vector<std::vector<int64_t>> merged_sets;
   for (int64_t p = 0; p < pseudo.size(); ++p) {
-    std::fill(merged.begin(), merged.end(), uint8_t(0));
-    int64_t members = 0;
-    float score = 0.f;
+    std::vector<int64_t> members;
     for (int64_t k = 0; k < top.size(); ++k)
       if (top.category_ids[size_t(k)] == pseudo.category_ids[size_t(p)] &&
-          iou[size_t(p * top.size() + k)] > o.match_box_iou) {
-        unite_into(top.mask(k), top.pixels(), merged.data());
-        score = std::max(score, top.scores[size_t(k)]);
-        ++members;
-      }
-    if (members >= 2) out.add(merged.data(), pseudo.category_ids[size_t(p)], score);
+          iou[size_t(p * top.size() + k)] > o.match_box_iou)
+        members.push_back(k);
+    if (members.size() < 2 ||
+        std::find(merged_sets.begin(), merged_sets.end(), members) != merged_sets.end())
+      continue;
+    merged_sets.push_back(members);
+    std::fill(merged.begin(), merged.end(), uint8_t(0));
+    float score = 0.f;
+    int64_t largest_member = 0;
+    for (int64_t k : members) {
+      unite_into(top.mask(k), top.pixels(), merged.data());
+      score = std::max(score, top.scores[size_t(k)]);
+      largest_member = std::max(largest_member, foreground(top.mask(k), top.pixels()));
+    }
+    // The union contains every member, so an equal area means it IS the largest member
+    // (the others lie inside it): nothing new to add.
+    if (foreground(merged.data(), top.pixels()) == largest_member) continue;
+    out.add(merged.data(), pseudo.category_ids[size_t(p)], score);
   }
   return out;
 }

@@ -7,7 +7,8 @@
 //      pseudo-label p of class c, the predictions of class c whose box IoU with p exceeds
 //      match_box_iou are united (pixel union) into one merged prediction (class c, score the
 //      highest of theirs) - early in training masks are fragmented. P_exp = P plus the merged
-//      ones (a "merge" of a single prediction is that prediction, not added twice).
+//      ones. A merge adds nothing when it would repeat a prediction (one member, or one member
+//      containing the others) or an earlier merge (the same members): no exact duplicates.
 //   2. Inter-frame matching: weight w(a in t, b in u) = [c_a == c_b] * IoU(W(m_a), m_b) with W
 //      warping t's mask into u by the flow; the Hungarian method maximises the total weight;
 //      pairs with w > min_match_iou are matched (temporally stable).
@@ -31,6 +32,11 @@
 // Flows: flow_u_to_t is frame u's flow pointing into t (to bring t's masks into u), flow_t_to_u
 // frame t's pointing into u (data::PairBatch's flow_bw and flow_fw). Empty masks (a mask
 // warped out of the frame) are dropped wherever they arise.
+//
+// Host code on the CPU twins of the kernels (warp, box and mask overlaps, assignment, IoM-NMS):
+// a pair has at most top_k (+ merged) candidates per frame, so one call is a few hundred mask
+// warps and overlap passes at frame size, small beside a training step, and the masks reach
+// the trainer's label code on the host anyway.
 #pragma once
 
 #include <cstdint>

@@ -78,6 +78,84 @@ TEST(MaskConsist, IntraFrameMergesFragmentsBeforeMatching) {
   EXPECT_EQ(expand_predictions(pseudo_t, pred_t, no_intra).size(), 2);
 }
 
+TEST(MaskConsist, TransfersFromUIntoTWhenUsPseudoLabelsBackIt) {
+  // The mirror case: u's pseudo-labels know A, t's do not; u's prediction comes back into t.
+  const auto a_t = rect(4, 4, 14, 14), a_u = rect(8, 4, 18, 14);
+  const MaskConsistResult r = run(InstanceSet(kSize, kSize), set_of({{a_u, 1, 1.f}}),
+                                  set_of({{rect(4, 4, 12, 14), 1, 0.9f}}), set_of({{a_u, 1, 0.8f}}));
+  EXPECT_EQ(r.stats.transferred_to_t, 1);
+  EXPECT_EQ(r.stats.transferred_to_u, 0);
+  ASSERT_EQ(r.labels_t.size(), 1);
+  EXPECT_TRUE(has_mask(r.labels_t, a_t, 1));  // warp(a_u) = a_t united with t's partial mask
+  EXPECT_EQ(r.labels_t.scores[0], 1.f);       // labels come out with score 1
+}
+
+TEST(MaskConsist, TheMergedFragmentsWinTheMatchAndCompleteTheTransferredMask) {
+  // t: A (x 4..14) predicted as a left and a right fragment (box IoU 0.6 each with the
+  // pseudo-label). u: one prediction of A's middle (x 10..16), no pseudo-label. Warped into u
+  // the fragments (x 8..14, 12..18) have mask IoU 4/8 = 0.5 with it, their union (x 8..18)
+  // 6/10 = 0.6, so the merge is matched and u gets the whole object (x 8..18).
+  const auto a_t = rect(4, 4, 14, 14), a_u = rect(8, 4, 18, 14);
+  const InstanceSet pseudo_t = set_of({{a_t, 1, 1.f}}), pseudo_u(kSize, kSize);
+  const InstanceSet pred_t = set_of({{rect(4, 4, 10, 14), 1, 0.7f}, {rect(8, 4, 14, 14), 1, 0.6f}});
+  const InstanceSet pred_u = set_of({{rect(10, 4, 16, 14), 1, 0.5f}});
+  MaskConsistResult r = run(pseudo_t, pseudo_u, pred_t, pred_u);
+  EXPECT_EQ(r.stats.expanded_t, 3);
+  EXPECT_EQ(r.stats.matched, 1);
+  ASSERT_EQ(r.labels_u.size(), 1);
+  EXPECT_TRUE(has_mask(r.labels_u, a_u, 1));
+  // Without intra-frame matching a fragment is matched (IoU 0.5) and u gets only part of A.
+  MaskConsistOptions no_intra;
+  no_intra.intra_frame = false;
+  r = run(pseudo_t, pseudo_u, pred_t, pred_u, no_intra);
+  EXPECT_EQ(r.stats.expanded_t, 2);
+  EXPECT_EQ(r.stats.matched, 1);
+  ASSERT_EQ(r.labels_u.size(), 1);
+  EXPECT_FALSE(has_mask(r.labels_u, a_u, 1));
+  EXPECT_TRUE(has_mask(r.labels_u, rect(8, 4, 16, 14), 1) || has_mask(r.labels_u, rect(10, 4, 18, 14), 1));
+}
+
+TEST(MaskConsist, MergesNeverRepeatAPredictionOrAnEarlierMerge) {
+  const InstanceSet left_right = set_of({{rect(4, 4, 10, 14), 1, 0.7f}, {rect(8, 4, 14, 14), 1, 0.6f}});
+  // Two pseudo-labels (the same box twice) gather the same two fragments: one merge.
+  const InstanceSet twice = set_of({{rect(4, 4, 14, 14), 1, 1.f}, {rect(4, 4, 14, 14), 1, 1.f}});
+  EXPECT_EQ(expand_predictions(twice, left_right, {}).size(), 3);
+  // One prediction inside another: their union is the larger one, already in P.
+  const InstanceSet nested = set_of({{rect(4, 4, 14, 14), 1, 0.4f}, {rect(4, 4, 12, 14), 1, 0.9f}});
+  const InstanceSet expanded = expand_predictions(set_of({{rect(4, 4, 14, 14), 1, 1.f}}), nested, {});
+  EXPECT_EQ(expanded.size(), 2);
+  // top_k keeps the best-scoring predictions only, in score order.
+  MaskConsistOptions top1;
+  top1.top_k = 1;
+  const InstanceSet best = expand_predictions(InstanceSet(kSize, kSize), nested, top1);
+  ASSERT_EQ(best.size(), 1);
+  EXPECT_FLOAT_EQ(best.scores[0], 0.9f);
+}
+
+TEST(MaskConsist, MatchesTheSameClassPartnerOverABetterOverlapOfAnotherClass) {
+  // u has A exactly as class 2 and, as class 1, a mask reaching past A (x 14..20): t's class-1
+  // prediction (warped: x 8..18) pairs with the latter (IoU 4/12), never with the exact
+  // other-class mask (IoU 1), so u's new label is their union x 8..20.
+  const auto a_t = rect(4, 4, 14, 14), a_u = rect(8, 4, 18, 14);
+  const MaskConsistResult r = run(set_of({{a_t, 1, 1.f}}), InstanceSet(kSize, kSize), set_of({{a_t, 1, 0.9f}}),
+                                  set_of({{a_u, 2, 0.9f}, {rect(14, 4, 20, 14), 1, 0.3f}}));
+  EXPECT_EQ(r.stats.matched, 1);
+  ASSERT_EQ(r.labels_u.size(), 1);
+  EXPECT_TRUE(has_mask(r.labels_u, rect(8, 4, 20, 14), 1));
+}
+
+TEST(MaskConsist, BackingNeedsTheSameClassAndABoxIouAboveTheThreshold) {
+  const auto a_t = rect(4, 4, 14, 14), a_u = rect(8, 4, 18, 14);
+  const InstanceSet pred_t = set_of({{a_t, 1, 0.9f}}), pred_u = set_of({{a_u, 1, 0.9f}});
+  const InstanceSet none(kSize, kSize);
+  // A pseudo-label of another class on the very box: not backed.
+  EXPECT_EQ(run(set_of({{a_t, 2, 1.f}}), none, pred_t, pred_u).stats.transferred_to_u, 0);
+  // Box IoU exactly 0.5 (x 4..9 against x 4..14): not backed (strictly greater needed) ...
+  EXPECT_EQ(run(set_of({{rect(4, 4, 9, 14), 1, 1.f}}), none, pred_t, pred_u).stats.transferred_to_u, 0);
+  // ... 0.6 is.
+  EXPECT_EQ(run(set_of({{rect(4, 4, 10, 14), 1, 1.f}}), none, pred_t, pred_u).stats.transferred_to_u, 1);
+}
+
 TEST(MaskConsist, NeverMatchesAcrossClassesNorTransfersUnbackedPredictions) {
   const auto a_t = rect(4, 4, 14, 14), a_u = rect(8, 4, 18, 14);
   // Class differs between the frames' predictions: no pair.
@@ -128,8 +206,15 @@ TEST(MaskConsist, EmptyInputsGiveThePseudoLabelsBack) {
   const InstanceSet none(kSize, kSize);
   const InstanceSet pseudo = set_of({{rect(2, 2, 6, 6), 2, 1.f}, {rect(20, 20, 30, 30), 1, 1.f}});
   const MaskConsistResult r = run(pseudo, none, none, none);
-  EXPECT_EQ(r.labels_t.size(), 2);
+  EXPECT_EQ(r.labels_t.masks, pseudo.masks);
+  EXPECT_EQ(r.labels_t.category_ids, pseudo.category_ids);
   EXPECT_EQ(r.labels_u.size(), 0);
+  // The same with pseudo-labels on both frames and the switches off.
+  MaskConsistOptions all_off;
+  all_off.intra_frame = all_off.inter_frame = all_off.iom_nms_on = false;
+  const MaskConsistResult off = run(pseudo, pseudo, none, none, all_off);
+  EXPECT_EQ(off.labels_t.masks, pseudo.masks);
+  EXPECT_EQ(off.labels_u.masks, pseudo.masks);
   EXPECT_EQ(r.stats.expanded_t + r.stats.expanded_u + r.stats.matched, 0);
   // A set of another size is a programming error with both sizes in the message.
   InstanceSet small(8, 8);
