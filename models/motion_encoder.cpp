@@ -97,17 +97,35 @@ MotionEncoderOutput MotionEncoder::forward(const Tensor& images, const Tensor& f
   return out;
 }
 
+namespace {
+
+Tensor channel_vector(const std::array<float, 3>& v, const ContextPtr& ctx) {
+  return Tensor::from_vector(std::vector<float>(v.begin(), v.end()), {1, 3, 1, 1}, ctx, DType::f32);
+}
+
+// Reverses the channel order of (N, 3, H, W): BGR <-> RGB.
+Tensor swap_channels(const Tensor& x) {
+  return ops::index_select(x, 1, Tensor::from_vector(std::vector<int64_t>{2, 1, 0}, {3}, x.context_ptr(),
+                                                     DType::i64));
+}
+
+}  // namespace
+
+Tensor unnormalised_bgr(const Tensor& images, const PixelNormalization& norm) {
+  const ContextPtr& ctx = images.context_ptr();
+  const Tensor x = ops::add(ops::mul(images, channel_vector(norm.std, ctx)), channel_vector(norm.mean, ctx));
+  return norm.rgb ? swap_channels(x) : x;
+}
+
 FlowColorInputs flow_color_inputs(const Tensor& flow, const Tensor& valid,
-                                  kernels::FlowWheelVariant variant,
-                                  const std::array<float, 3>& pixel_mean_bgr) {
+                                  kernels::FlowWheelVariant variant, const PixelNormalization& norm) {
   FlowColorInputs out;
   out.colors = ops::flow_to_color(flow, variant, /*rad_max=*/0, /*bgr=*/true);
   const int64_t N = flow.size(0), H = flow.size(2), W = flow.size(3);
   const ContextPtr& ctx = flow.context_ptr();
-  const Tensor mean = Tensor::from_vector(std::vector<float>(pixel_mean_bgr.begin(),
-                                                             pixel_mean_bgr.end()),
-                                          {1, 3, 1, 1}, ctx, DType::f32);
-  out.input = ops::sub(out.colors.to_dtype(DType::f32), mean);
+  Tensor colors = out.colors.to_dtype(DType::f32);
+  if (norm.rgb) colors = swap_channels(colors);
+  out.input = ops::div(ops::sub(colors, channel_vector(norm.mean, ctx)), channel_vector(norm.std, ctx));
   if (valid.defined()) {
     WSVIS_CHECK(valid.dtype() == DType::u8 && valid.shape() == Shape({N, H, W}),
                 "flow_color_inputs: valid must be u8 (", N, ", ", H, ", ", W, "), got ",

@@ -95,11 +95,31 @@ class MotionEncoder : public layers::Module {
   std::shared_ptr<layers::Conv2d> fusion_reduce_;  // concat detection fusion only
 };
 
+// How the backbone's input is normalised, in detectron2's terms: INPUT.FORMAT (channel order)
+// and MODEL.PIXEL_MEAN / PIXEL_STD on 0..255 values, per channel in that order:
+//   msra():        BGR, mean (103.530, 116.280, 123.675), std 1 (AdelaiDet's MSRA weights)
+//   torchvision(): RGB, mean (123.675, 116.280, 103.530), std (58.395, 57.120, 57.375)
+//                  (torchvision's ImageNet weights; the same as (x / 255 - 0.485...) / 0.229...)
+struct PixelNormalization {
+  bool rgb = false;
+  std::array<float, 3> mean{103.530f, 116.280f, 123.675f};
+  std::array<float, 3> std{1.f, 1.f, 1.f};
+  static PixelNormalization msra() { return {}; }
+  static PixelNormalization torchvision() {
+    return {true, {123.675f, 116.280f, 103.530f}, {58.395f, 57.120f, 57.375f}};
+  }
+};
+
+// The un-normalised BGR 0..255 images (BoxInst's colour similarity reads them) from a batch
+// normalised by `norm`: (N, 3, H, W) f32. Padding comes back as the mean (the similarity masks it).
+Tensor unnormalised_bgr(const Tensor& images, const PixelNormalization& norm);
+
 // The flow as the encoder's second input and as the pairwise loss's colour image:
 //   colors: (N, 3, H, W) u8 Middlebury colours (kernels flow_to_color, each image normalised
 //           by its own largest motion), in BGR order (the flow similarity only takes norms of
 //           colour differences, so the order does not matter to it);
-//   input:  colors as f32 minus pixel_mean_bgr, times valid (0 on padding, as the frames).
+//   input:  colors normalised as the frames are (`norm`), times valid (0 on padding, as the
+//           frames).
 // flow: (N, 2, H, W) f32; valid: (N, H, W) u8 or undefined (all valid).
 struct FlowColorInputs {
   Tensor colors;
@@ -107,7 +127,6 @@ struct FlowColorInputs {
 };
 FlowColorInputs flow_color_inputs(const Tensor& flow, const Tensor& valid,
                                   kernels::FlowWheelVariant variant,
-                                  const std::array<float, 3>& pixel_mean_bgr = {103.530f, 116.280f,
-                                                                                123.675f});
+                                  const PixelNormalization& norm = PixelNormalization::msra());
 
 }  // namespace wsvis::models

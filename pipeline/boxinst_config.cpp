@@ -9,7 +9,8 @@ void BoxInstConfig::bind(ConfigSchema& s) {
 
   s.choice("model.variant", &model.variant, {"boxinst", "motion_boxinst", "condinst"});
   s.integer("model.depth", &model.depth, 18, 152);
-  s.integer("model.freeze_at", &model.freeze_at, 0, 5);
+  s.path("model.pretrained", &model.pretrained, PathKind::file);
+  s.integer("model.freeze_at", &model.freeze_at, -1, 5);
   s.integer("model.fpn_channels", &model.fpn_channels, 8, 1024);
   s.integer("model.head_convs", &model.head_convs, 0, 8);
   s.integer("model.head_norm_groups", &model.head_norm_groups, 0, 256);

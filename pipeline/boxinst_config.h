@@ -39,11 +39,12 @@ struct BoxInstConfig {
 
   struct Model {
     std::string variant = "motion_boxinst";  // boxinst | motion_boxinst | condinst
-    // The ResNet trains from scratch with BatchNorm: AdelaiDet starts from MSRA ImageNet
-    // weights with FrozenBN (freeze_at 2), which this machine cannot download; loading
-    // pretrained weights here is not implemented yet (docs/boxinst.md, "Deviations").
+    // "" trains the ResNet from scratch with BatchNorm; a torchvision ImageNet file
+    // (scripts/export_torchvision.py) loads it with frozen BN and torchvision's input
+    // normalisation (pipeline/detector_training.h detector_backbone).
+    std::string pretrained;
     int depth = 50;
-    int freeze_at = 0;             // stages frozen (0 = all trained)
+    int freeze_at = -1;            // stages frozen; -1: 2 with pretrained weights, else 0
     int fpn_channels = 256;
     int head_convs = 4;            // per FCOS tower
     int head_norm_groups = 32;

@@ -14,6 +14,7 @@
 #include "engine/log.h"
 #include "layers/checkpoint.h"
 #include "pipeline/boxinst_stage.h"
+#include "pipeline/detector_training.h"
 #include "pipeline/metrics.h"
 #include "pipeline/stage1_data.h"
 #include "pipeline/test_inputs.h"
@@ -71,6 +72,8 @@ void predict_boxinst(const BoxInstConfig& config, const RunDir& run, const Conte
   model->train(false);
   NoGradGuard no_grad;
   const bool flow_input = model->uses_flow();
+  const DetectorBackbone backbone =
+      detector_backbone(config.model.depth, config.model.freeze_at, config.model.pretrained);
   if (flow_input && val.flow_root.empty()) throw InputError("boxinst: the model reads flow but val.flow is empty");
 
   std::vector<data::CocoResult> results;
@@ -80,8 +83,9 @@ void predict_boxinst(const BoxInstConfig& config, const RunDir& run, const Conte
     const FrameRef& f = val.frames[i];
     const data::Image image = val.read_image(f);
     const data::Flow flow = flow_input ? val.read_motion_flow(f) : data::Flow();
-    const TestImage in = test_image(image, config.test.short_size, config.test.max_long, ctx);
-    const models::CondInstInputs inputs{in.image, flow_input ? test_flow_image(flow, in, ctx) : Tensor()};
+    const TestImage in = test_image(image, config.test.short_size, config.test.max_long, backbone.loader_norm, ctx);
+    const models::CondInstInputs inputs{in.image,
+                                        flow_input ? test_flow_image(flow, in, backbone.norm, ctx) : Tensor()};
     const models::CondInstDetections d = model->infer(inputs, {in.resized}, {{image.height, image.width}})[0];
     const int64_t plane = d.height * d.width;
     for (int64_t k = 0; k < d.detections.size(); ++k) {

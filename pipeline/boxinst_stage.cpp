@@ -26,7 +26,6 @@ namespace wsvis::pipeline {
 namespace {
 
 constexpr const char* kStage = "boxinst";
-constexpr std::array<float, 3> kPixelMeanBgr{103.530f, 116.280f, 123.675f};
 
 models::DetectionFusion detection_fusion(const std::string& name) {
   if (name == "max") return models::DetectionFusion::max;
@@ -40,13 +39,6 @@ models::MaskFusion mask_fusion(const std::string& name) {
   return models::MaskFusion::concat;
 }
 
-// The un-normalised BGR 0..255 batch BoxInst's colour similarity reads: the loader subtracted
-// the pixel mean (std 1); padding comes back as the mean and is masked by the validity map.
-Tensor raw_bgr(const Tensor& images) {
-  const Tensor mean = Tensor::from_vector(std::vector<float>(kPixelMeanBgr.begin(), kPixelMeanBgr.end()),
-                                          {1, 3, 1, 1}, images.context_ptr());
-  return ops::add(images, mean);
-}
 
 }  // namespace
 
@@ -60,10 +52,7 @@ std::unique_ptr<models::CondInst> make_boxinst_model(const BoxInstConfig& config
   const BoxInstConfig::Model& m = config.model;
   models::CondInstOptions o =
       config.boxes_only() ? models::boxinst_options(config.motion()) : models::condinst_options();
-  // From scratch: BatchNorm everywhere in the ResNet (no ImageNet weights to freeze).
-  o.encoder.backbone = models::detectron2_resnet_options(m.depth);
-  o.encoder.backbone.norm = models::NormKind::BN;
-  o.encoder.backbone.freeze_at = m.freeze_at;
+  o.encoder.backbone = detector_backbone(m.depth, m.freeze_at, m.pretrained).resnet;
   o.encoder.fpn_channels = m.fpn_channels;
   o.encoder.mask_branch.channels = m.mask_branch_channels;
   o.encoder.mask_branch.num_convs = m.mask_branch_convs;
@@ -86,7 +75,9 @@ std::unique_ptr<models::CondInst> make_boxinst_model(const BoxInstConfig& config
   o.inference.score_threshold = config.test.score_threshold;
   o.inference.nms_threshold = config.test.nms;
   o.inference.post_nms_topk = config.test.max_detections;
-  return std::make_unique<models::CondInst>(o, gen, ctx);
+  auto model = std::make_unique<models::CondInst>(o, gen, ctx);
+  load_detector_backbone(*model->backbone()->bottom_up(), m.pretrained);
+  return model;
 }
 
 void train_boxinst(const BoxInstConfig& config, const RunDir& run, const ContextPtr& ctx) {
@@ -99,7 +90,11 @@ void train_boxinst(const BoxInstConfig& config, const RunDir& run, const Context
   if (dataset.categories.empty()) throw InputError(config.data.annotations_path() + ": has no categories");
   const bool needs_flow = config.motion();
   // Pairs (t, t + 1): frame t with its forward flow; the second frame is not used.
-  data::PairLoader loader(dataset, detector_loader_config(config.data, tc, 1, tc.batch, needs_flow, config.seed),
+  const DetectorBackbone backbone = detector_backbone(config.model.depth, config.model.freeze_at,
+                                                     config.model.pretrained);
+  data::PairLoader loader(dataset,
+                          detector_loader_config(config.data, tc, 1, tc.batch, needs_flow, config.seed,
+                                                 backbone.loader_norm),
                           ctx);
   if (loader.batches_per_epoch() == 0)
     throw InputError(config.data.annotations_path() + ": " + std::to_string(loader.num_pairs()) +
@@ -121,7 +116,7 @@ void train_boxinst(const BoxInstConfig& config, const RunDir& run, const Context
     models::FlowColorInputs flow;
     if (needs_flow) {
       flow = models::flow_color_inputs(batch.flow_fw, batch.valid, kernels::FlowWheelVariant::flow_vis,
-                                       kPixelMeanBgr);
+                                       backbone.norm);
       if (model->uses_flow()) inputs.flow_images = flow.input;
     }
     models::CondInstTargets t = targets.build(batch);
@@ -134,7 +129,7 @@ void train_boxinst(const BoxInstConfig& config, const RunDir& run, const Context
       const Tensor valid4 = models::boxinst_image_valid(
           image_sizes(batch), original_heights(batch), batch.images_a.size(2),
           batch.images_a.size(3), mo.boxinst_loss, ctx);
-      t.similarity = models::boxinst_similarity(raw_bgr(batch.images_a), valid4,
+      t.similarity = models::boxinst_similarity(models::unnormalised_bgr(batch.images_a, backbone.norm), valid4,
                                                 mo.boxinst_loss.motion_aware ? flow.colors : Tensor(),
                                                 mo.boxinst_loss);
     }

@@ -1,9 +1,32 @@
 #include "pipeline/detector_training.h"
 
+#include "models/cam_net.h"
+
 namespace wsvis::pipeline {
 
+DetectorBackbone detector_backbone(int depth, int freeze_at, const std::string& pretrained) {
+  DetectorBackbone b;
+  b.resnet = models::detectron2_resnet_options(depth);
+  if (pretrained.empty()) {
+    b.resnet.norm = models::NormKind::BN;  // random statistics cannot be frozen
+    b.resnet.freeze_at = freeze_at < 0 ? 0 : freeze_at;
+    return b;
+  }
+  b.resnet.norm = models::NormKind::FrozenBN;
+  b.resnet.stride_in_1x1 = false;
+  b.resnet.freeze_at = freeze_at < 0 ? 2 : freeze_at;
+  b.norm = models::PixelNormalization::torchvision();
+  b.loader_norm = data::PixelNorm::torchvision_rgb;
+  return b;
+}
+
+void load_detector_backbone(models::ResNet& resnet, const std::string& pretrained) {
+  if (!pretrained.empty()) models::load_torchvision_backbone(resnet, pretrained);
+}
+
 data::LoaderConfig detector_loader_config(const DatasetPaths& data, const DetectorTrain& train,
-                                          int delta, int pairs_per_batch, bool with_flow, int seed) {
+                                          int delta, int pairs_per_batch, bool with_flow, int seed,
+                                          data::PixelNorm norm) {
   data::LoaderConfig lc;
   lc.image_root = data.image_root();
   lc.flow_root = with_flow ? data.flow_root() : "";
@@ -15,7 +38,7 @@ data::LoaderConfig detector_loader_config(const DatasetPaths& data, const Detect
   lc.augment.short_sizes = train.short_sizes;
   lc.augment.max_long = train.max_long;
   lc.augment.flip_prob = train.flip;
-  lc.norm = data::PixelNorm::detectron2_bgr;
+  lc.norm = norm;
   return lc;
 }
 

@@ -8,7 +8,8 @@ void MaskRcnnConfig::bind(ConfigSchema& s) {
   bind_dataset_paths(s, "val", &val, /*required=*/false);
 
   s.integer("model.depth", &model.depth, 18, 152);
-  s.integer("model.freeze_at", &model.freeze_at, 0, 5);
+  s.path("model.pretrained", &model.pretrained, PathKind::file);
+  s.integer("model.freeze_at", &model.freeze_at, -1, 5);
   s.integer("model.fpn_channels", &model.fpn_channels, 8, 1024);
   s.integer("model.box_fc_dim", &model.box_fc_dim, 8, 4096);
   s.integer("model.mask_conv_dim", &model.mask_conv_dim, 8, 1024);

@@ -33,10 +33,12 @@ struct MaskRcnnConfig {
   DatasetPaths val;   // evaluation videos (val.root "" = no predict / eval)
 
   struct Model {
-    // From scratch with BatchNorm (no ImageNet weights offline; detectron2 starts from MSRA
-    // weights with FrozenBN, freeze_at 2). docs/stage2.md, "Deviations".
+    // "" trains the ResNet from scratch with BatchNorm; a torchvision ImageNet file
+    // (scripts/export_torchvision.py) loads it with frozen BN and torchvision's input
+    // normalisation (pipeline/detector_training.h detector_backbone).
+    std::string pretrained;
     int depth = 50;
-    int freeze_at = 0;
+    int freeze_at = -1;            // stages frozen; -1: 2 with pretrained weights, else 0
     int fpn_channels = 256;
     int box_fc_dim = 1024;
     int mask_conv_dim = 256;

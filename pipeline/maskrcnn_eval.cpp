@@ -13,6 +13,7 @@
 #include "engine/log.h"
 #include "layers/checkpoint.h"
 #include "models/mask_paste.h"
+#include "pipeline/detector_training.h"
 #include "pipeline/maskrcnn_stage.h"
 #include "pipeline/metrics.h"
 #include "pipeline/test_inputs.h"
@@ -48,6 +49,8 @@ std::vector<std::vector<FramePrediction>> predict_frames(const MaskRcnnConfig& c
   load_state_dict_file(*model, weights);
   model->train(false);
   NoGradGuard no_grad;
+  const data::PixelNorm loader_norm =
+      detector_backbone(config.model.depth, config.model.freeze_at, config.model.pretrained).loader_norm;
   int64_t total = 0;
   for (const data::YtvisVideo& v : videos.videos) total += v.length;
   Progress progress("predict", total);
@@ -57,7 +60,7 @@ std::vector<std::vector<FramePrediction>> predict_frames(const MaskRcnnConfig& c
     for (int t = 0; t < video.length; ++t) {
       const data::Image image =
           data::read_frame(image_root + "/" + video.file_names[size_t(t)], video);
-      const TestImage in = test_image(image, config.test.short_size, config.test.max_long, ctx);
+      const TestImage in = test_image(image, config.test.short_size, config.test.max_long, loader_norm, ctx);
       const models::RcnnDetections d =
           model->forward(in.image, {{int(in.resized[0]), int(in.resized[1])}}).detections[0];
       // Boxes from the resized input back to the frame (detectron2 detector_postprocess).

@@ -107,9 +107,7 @@ std::unique_ptr<models::MaskRcnn> make_maskrcnn_model(const MaskRcnnConfig& conf
                                                       Generator& gen, const ContextPtr& ctx) {
   const MaskRcnnConfig::Model& m = config.model;
   models::MaskRcnnOptions o;
-  o.backbone = models::detectron2_resnet_options(m.depth);
-  o.backbone.norm = models::NormKind::BN;  // from scratch (see maskrcnn_config.h)
-  o.backbone.freeze_at = m.freeze_at;
+  o.backbone = detector_backbone(m.depth, m.freeze_at, m.pretrained).resnet;
   o.fpn_channels = m.fpn_channels;
   o.rpn.anchor_sizes = m.anchor_sizes;
   o.rpn.batch_size_per_image = m.rpn_batch_per_image;
@@ -122,7 +120,9 @@ std::unique_ptr<models::MaskRcnn> make_maskrcnn_model(const MaskRcnnConfig& conf
   o.roi_heads.inference.score_threshold = config.test.score_threshold;
   o.roi_heads.inference.nms_threshold = config.test.nms;
   o.roi_heads.inference.detections_per_image = config.test.max_detections;
-  return std::make_unique<models::MaskRcnn>(o, gen, ctx);
+  auto model = std::make_unique<models::MaskRcnn>(o, gen, ctx);
+  load_detector_backbone(*model->backbone()->bottom_up(), m.pretrained);
+  return model;
 }
 
 void train_maskrcnn(const MaskRcnnConfig& config, const std::string& labels_path,
@@ -136,7 +136,11 @@ void train_maskrcnn(const MaskRcnnConfig& config, const std::string& labels_path
   const data::YtvisDataset labels = data::read_ytvis(labels_path);
   if (labels.categories.empty()) throw InputError(labels_path + ": has no categories");
   data::PairLoader loader(
-      labels, detector_loader_config(config.data, tc, mc.delta, tc.batch / 2, mc.enabled, config.seed), ctx);
+      labels,
+      detector_loader_config(config.data, tc, mc.delta, tc.batch / 2, mc.enabled, config.seed,
+                             detector_backbone(config.model.depth, config.model.freeze_at, config.model.pretrained)
+                                 .loader_norm),
+      ctx);
   if (loader.batches_per_epoch() == 0)
     throw InputError(labels_path + ": " + std::to_string(loader.num_pairs()) + " frame pairs (t, t + " +
                      std::to_string(mc.delta) + "), fewer than train.batch / 2 = " +

@@ -233,6 +233,32 @@ TEST(FlowColorInputs, ColoursAndNormalisedInput) {
   EXPECT_FLOAT_EQ(x[6], 255 - 103.530f);
   EXPECT_EQ(x[7], 0.f);  // image 1's padding
   EXPECT_EQ(x[11], 0.f);
+
+  // torchvision weights: the input is RGB, (c - mean) / std on 0..255.
+  const models::PixelNormalization tv = models::PixelNormalization::torchvision();
+  const std::vector<float> y = models::flow_color_inputs(Tensor::from_vector(flow, {2, 2, 1, 2}, ctx), valid,
+                                                         kernels::FlowWheelVariant::flow_vis, tv)
+                                   .input.to_vector<float>();
+  EXPECT_FLOAT_EQ(y[0], (255 - 123.675f) / 58.395f);  // R plane, image 0, red pixel
+  EXPECT_FLOAT_EQ(y[4], (0 - 103.530f) / 57.375f);    // B plane, image 0, red pixel
+  EXPECT_EQ(y[7], 0.f);
+}
+
+TEST(PixelNormalization, UnnormalisedBgrInvertsBothConventions) {
+  const auto ctx = cpu_context();
+  // One BGR pixel (10, 20, 30) normalised by hand each way, then brought back.
+  const Tensor msra = Tensor::from_vector(std::vector<float>{10 - 103.530f, 20 - 116.280f, 30 - 123.675f},
+                                          {1, 3, 1, 1}, ctx);
+  const Tensor tv = Tensor::from_vector(std::vector<float>{(30 - 123.675f) / 58.395f, (20 - 116.280f) / 57.120f,
+                                                           (10 - 103.530f) / 57.375f},
+                                        {1, 3, 1, 1}, ctx);
+  for (const auto& [x, norm] : {std::pair{msra, models::PixelNormalization::msra()},
+                                std::pair{tv, models::PixelNormalization::torchvision()}}) {
+    const std::vector<float> bgr = models::unnormalised_bgr(x, norm).to_vector<float>();
+    EXPECT_NEAR(bgr[0], 10.f, 1e-4);
+    EXPECT_NEAR(bgr[1], 20.f, 1e-4);
+    EXPECT_NEAR(bgr[2], 30.f, 1e-4);
+  }
 }
 
 }  // namespace

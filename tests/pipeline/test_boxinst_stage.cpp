@@ -12,6 +12,8 @@
 #include "data/file_util.h"
 #include "data/synth.h"
 #include "engine/error.h"
+#include "engine/safetensors.h"
+#include "models/resnet.h"
 #include "pipeline/boxinst_stage.h"
 #include "pipeline/stage1.h"
 #include "tests/support/testing.h"
@@ -129,6 +131,43 @@ TEST(BoxInstStage, CondInstTrainsOnMasksAndResumesExactly) {
   const std::string log = bytes(dir / "run/log.jsonl");
   EXPECT_NE(log.find("loss_mask"), std::string::npos);
   EXPECT_EQ(log.find("loss_prj"), std::string::npos);
+  fs::remove_all(dir);
+}
+
+// ImageNet weights as torchvision names them (here a random torchvision ResNet-18 saved by
+// name): loaded into the frozen stem and res2, which training leaves as loaded, with
+// torchvision's input normalisation for training and prediction.
+TEST(BoxInstStage, StartsFromTorchvisionWeights) {
+  const fs::path dir = scratch("pretrained");
+  write_data(dir);
+  const ContextPtr ctx = context_for("cpu");
+  Generator gen(9);
+  models::ResNetOptions ro;
+  ro.depth = 18;
+  models::ResNet torchvision_resnet(ro, gen, ctx);
+  const std::string weights = (dir / "resnet18.safetensors").string();
+  save_safetensors(weights, torchvision_resnet.state_dict());
+  data::write_file_atomic((dir / "c.json").string(), config_text(dir, "motion_boxinst"));
+  const BoxInstConfig config = read_boxinst_config((dir / "c.json").string(), {"model.pretrained=" + weights});
+  const RunDir run((dir / "run").string());
+  run_boxinst(config, run, {"train", "predict"}, ctx);
+  const auto file = load_safetensors(weights, ctx);
+  const auto trained = load_safetensors((dir / "run/boxinst/model.safetensors").string(), ctx);
+  auto tensor = [](const NamedTensors& named, const std::string& name) {
+    for (const auto& [n, t] : named)
+      if (n == name) return t.to_vector<float>();
+    ADD_FAILURE() << "no tensor " << name;
+    return std::vector<float>();
+  };
+  for (const char* name : {"conv1.weight", "layer1.0.conv1.weight", "bn1.running_var"})
+    EXPECT_EQ(tensor(trained, std::string("backbone.bottom_up.") + name), tensor(file, name)) << name;
+  EXPECT_NE(tensor(trained, "backbone.bottom_up.layer3.0.conv1.weight"), tensor(file, "layer3.0.conv1.weight"));
+  EXPECT_TRUE(run.stage_done("predict"));
+  // A file that is not a ResNet of that depth is refused, naming the file.
+  const BoxInstConfig wrong = read_boxinst_config((dir / "c.json").string(),
+                                                  {"model.pretrained=" + weights, "model.depth=34"});
+  testing::expect_error([&] { run_boxinst(wrong, RunDir((dir / "wrong").string()), {"train"}, ctx); },
+                        "resnet18.safetensors");
   fs::remove_all(dir);
 }
 

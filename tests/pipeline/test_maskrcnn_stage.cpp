@@ -14,6 +14,8 @@
 #include "data/synth.h"
 #include "data/ytvis.h"
 #include "engine/error.h"
+#include "engine/safetensors.h"
+#include "models/resnet.h"
 #include "pipeline/maskrcnn_stage.h"
 #include "pipeline/stage1.h"
 #include "tests/support/testing.h"
@@ -102,6 +104,31 @@ TEST(MaskRcnnStage, MaskConsistWithSelfTrainingEndToEndAndResumesExactly) {
   EXPECT_TRUE(bytes(dir / "a/maskrcnn2/model.safetensors") == bytes(dir / "b/maskrcnn2/model.safetensors")) << dir / "b/maskrcnn2/model.safetensors";
   EXPECT_TRUE(bytes(dir / "a/predictions.json") == bytes(dir / "b/predictions.json")) << dir / "b/predictions.json";
   EXPECT_TRUE(bytes(dir / "a/metrics.json") == bytes(dir / "b/metrics.json")) << dir / "b/metrics.json";
+  fs::remove_all(dir);
+}
+
+TEST(MaskRcnnStage, ModelStartsFromTorchvisionWeights) {
+  const fs::path dir = scratch("pretrained");
+  const std::string path = write_config(dir);
+  const ContextPtr ctx = context_for("cpu");
+  Generator gen(3);
+  models::ResNetOptions ro;
+  ro.depth = 18;
+  models::ResNet torchvision_resnet(ro, gen, ctx);
+  const std::string weights = (dir / "resnet18.safetensors").string();
+  save_safetensors(weights, torchvision_resnet.state_dict());
+  const MaskRcnnConfig config = read_maskrcnn_config(path, {"model.pretrained=" + weights});
+  const auto model = make_maskrcnn_model(config, 2, gen, ctx);
+  const models::ResNet& resnet = *model->backbone()->bottom_up();
+  EXPECT_EQ(resnet.options().norm, models::NormKind::FrozenBN);
+  EXPECT_EQ(resnet.options().freeze_at, 2);
+  auto conv1 = [](const models::ResNet& r) {
+    for (const auto& [name, t] : r.state_dict())
+      if (name == "conv1.weight") return t.to_vector<float>();
+    return std::vector<float>();
+  };
+  EXPECT_FALSE(conv1(resnet).empty());
+  EXPECT_EQ(conv1(resnet), conv1(torchvision_resnet));
   fs::remove_all(dir);
 }
 
