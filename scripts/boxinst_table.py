@@ -20,8 +20,9 @@ import json
 import os
 import statistics
 import subprocess
-import sys
 import time
+
+from result_tables import header, mean_sd, seed_column, write_page
 
 MOTION = "model.variant=motion_boxinst"
 # (key, name, --set switches)
@@ -36,11 +37,6 @@ VARIANTS = [
     ("mask_sum", "  mask fusion sum (Table 4b)", [MOTION, "model.mask_fusion=sum"]),
     ("mask_max", "  mask fusion max (Table 4b)", [MOTION, "model.mask_fusion=max"]),
 ]
-
-
-def mean_sd(values):
-    sd = statistics.stdev(values) if len(values) > 1 else 0.0
-    return f"{statistics.mean(values):.1f} ± {sd:.1f}"
 
 
 def main():
@@ -83,17 +79,10 @@ def main():
                 timings.setdefault(key, []).append(json.load(f))
 
     def column(key, *path):
-        out = []
-        for s in args.seeds:
-            v = results[key][s]
-            for p in path:
-                v = v[p]
-            out.append(100 * v)
-        return out
+        return seed_column(results, key, args.seeds, *path)
 
-    lines = ["# Motion-aided BoxInst on the synthetic set (Tables 2 and 4 of Ikeda & Mori)", "",
-             "Made by (from the repository root, after `make build`):", "",
-             "    " + " ".join(["scripts/boxinst_table.py"] + sys.argv[1:]), "",
+    lines = header("Motion-aided BoxInst on the synthetic set (Tables 2 and 4 of Ikeda & Mori)",
+                   "scripts/boxinst_table.py") + [
              f"Data: `wsvis synth --config {args.synth}` (training videos) and the same with "
              "`--seed 22 --videos 24` (held-out videos); run config `" + args.config + f"`; seeds {args.seeds}. "
              "COCO-style AP (in %) over every frame of the held-out videos; *camouflaged*: the "
@@ -115,11 +104,7 @@ def main():
         rows = timings[key]
         lines.append(f"| {name.strip()} | {statistics.mean(r['seconds_per_step'] for r in rows):.3f} | "
                      f"{statistics.mean(r['images_per_second'] for r in rows):.1f} |")
-    lines += ["", f"Total wall time: {time.time() - started:.0f} s.", ""]
-    os.makedirs(os.path.dirname(args.table), exist_ok=True)
-    with open(args.table, "w") as f:
-        f.write("\n".join(lines))
-    print("\n".join(lines))
+    write_page(args.table, lines, started)
 
 
 if __name__ == "__main__":

@@ -24,8 +24,9 @@ import os
 import shutil
 import statistics
 import subprocess
-import sys
 import time
+
+from result_tables import header, write_page
 
 # (key, name, --set switches, stage folders copied from earlier runs of the same seed).
 FCAM_SHARES = [("irn", ["cam", "cams"]), ("irn_fcam", ["ir_labels", "flow_threshold.json"])]
@@ -105,9 +106,8 @@ def main():
                     with open(marker) as f:
                         timings.setdefault(key, {}).setdefault(stage, []).append(json.load(f))
 
-    lines = ["# Stage 1 on the synthetic set: pseudo-label quality of IRN and flowIRN", "",
-             "Made by (from the repository root, after `make build`):", "",
-             "    " + " ".join(["scripts/stage1_table.py"] + sys.argv[1:]), "",
+    lines = header("Stage 1 on the synthetic set: pseudo-label quality of IRN and flowIRN",
+                   "scripts/stage1_table.py") + [
              f"Dataset: `wsvis synth --config {args.synth}`; stage-1 config: `{args.config}`; "
              f"seeds {args.seeds}. Frame-level COCO mask AP of the pseudo-labels of every frame "
              "against the ground truth (`wsvis eval --type frame`), as the seed paper's Table 4.", "",
@@ -135,11 +135,7 @@ def main():
             sec = statistics.mean(m["seconds"] for m in rows)
             ips = statistics.mean(m.get("images_per_second", 0) for m in rows)
             lines.append(f"| {stage} training | {sec:.0f} | {ips:.1f} images/s |")
-    lines += ["", f"Total wall time: {time.time() - started:.0f} s.", ""]
-    os.makedirs(os.path.dirname(args.table), exist_ok=True)
-    with open(args.table, "w") as f:
-        f.write("\n".join(lines))
-    print("\n".join(lines))
+    write_page(args.table, lines, started)
 
 
 if __name__ == "__main__":

@@ -26,6 +26,8 @@ import subprocess
 import sys
 import time
 
+from result_tables import header, mean_sd, seed_column, write_page
+
 # (key, name, --set switches, stage folders copied from another variant of the same seed)
 VARIANTS = [
     ("gt", "Mask R-CNN on ground-truth masks", ["labels=", "maskconsist.enabled=false"], []),
@@ -37,11 +39,6 @@ VARIANTS = [
     ("no_inter", "MaskConsist without inter-frame matching", ["maskconsist.inter_frame=false"], []),
     ("no_iom", "MaskConsist without IoM-NMS", ["maskconsist.iom_nms=false"], []),
 ]
-
-
-def mean_sd(values):
-    sd = statistics.stdev(values) if len(values) > 1 else 0.0
-    return f"{statistics.mean(values):.1f} ± {sd:.1f}"
 
 
 def main():
@@ -92,17 +89,10 @@ def main():
                         timings.setdefault(key, []).append(json.load(f))
 
     def col(key, *path):
-        out = []
-        for s in args.seeds:
-            v = results[key][s]
-            for p in path:
-                v = v[p]
-            out.append(100 * v)
-        return out
+        return seed_column(results, key, args.seeds, *path)
 
-    lines = ["# Stage 2 on the synthetic set: Mask R-CNN, MaskConsist, self-training, ablations", "",
-             "Made by (from the repository root, after `make build`):", "",
-             "    " + " ".join(["scripts/stage2_table.py"] + sys.argv[1:]), "",
+    lines = header("Stage 2 on the synthetic set: Mask R-CNN, MaskConsist, self-training, ablations",
+                   "scripts/stage2_table.py") + [
              f"Training videos: stage 1's synthetic set; labels `{args.labels}`; held-out videos "
              f"`wsvis synth --config configs/synth_stage1.json --seed 12 --videos 16`; run config "
              f"`{args.config}`; seeds {args.seeds}. In %.", "",
@@ -121,11 +111,7 @@ def main():
         if rows:
             lines.append(f"| {name} | {statistics.mean(r['seconds_per_step'] for r in rows):.2f} | "
                          f"{statistics.mean(r['images_per_second'] for r in rows):.1f} |")
-    lines += ["", f"Total wall time: {time.time() - started:.0f} s.", ""]
-    os.makedirs(os.path.dirname(args.table), exist_ok=True)
-    with open(args.table, "w") as f:
-        f.write("\n".join(lines))
-    print("\n".join(lines))
+    write_page(args.table, lines, started)
 
 
 if __name__ == "__main__":
