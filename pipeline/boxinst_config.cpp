@@ -2,11 +2,7 @@
 
 namespace wsvis::pipeline {
 
-void BoxInstConfig::bind(ConfigSchema& s) {
-  bind_dataset_paths(s, "data", &data);
-  bind_dataset_paths(s, "val", &val, /*required=*/false);
-  s.string("val.attributes", &val_attributes);
-
+void BoxInstConfig::bind_settings(ConfigSchema& s) {
   s.choice("model.variant", &model.variant, {"boxinst", "motion_boxinst", "condinst"});
   s.integer("model.depth", &model.depth, 18, 152);
   s.path("model.pretrained", &model.pretrained, PathKind::file);
@@ -29,17 +25,24 @@ void BoxInstConfig::bind(ConfigSchema& s) {
   s.integer("model.topk_per_image", &model.topk_per_image, 1);
 
   bind_detector_settings(s, &train, &test);
+}
 
+std::string BoxInstConfig::problem() const {
+  if (motion() && (model.motion_detection || model.motion_segmentation) && data.flow.empty())
+    return "model.variant motion_boxinst with motion features needs data.flow";
+  if (motion() && model.flow_pairwise && data.flow.empty())
+    return "model.flow_pairwise needs data.flow";
+  return "";
+}
+
+void BoxInstConfig::bind(ConfigSchema& s) {
+  bind_dataset_paths(s, "data", &data);
+  bind_dataset_paths(s, "val", &val, /*required=*/false);
+  s.string("val.attributes", &val_attributes);
+  bind_settings(s);
   s.integer("seed", &seed, 0);
   s.choice("device", &device, {"auto", "cpu", "cuda"});
-
-  s.check([this] {
-    if (motion() && (model.motion_detection || model.motion_segmentation) && data.flow.empty())
-      return std::string("model.variant motion_boxinst with motion features needs data.flow");
-    if (motion() && model.flow_pairwise && data.flow.empty())
-      return std::string("model.flow_pairwise needs data.flow");
-    return std::string();
-  });
+  s.check([this] { return problem(); });
 }
 
 BoxInstConfig read_boxinst_config(const std::string& path, const std::vector<std::string>& overrides,

@@ -71,6 +71,12 @@ struct BoxInstConfig {
 
   bool boxes_only() const { return model.variant != "condinst"; }
   bool motion() const { return model.variant == "motion_boxinst"; }
+  // The method's own keys: every field but the data paths, seed and device (what a section
+  // of a `wsvis run` config holds, pipeline/run_config.h).
+  void bind_settings(ConfigSchema& schema);
+  // The first cross-field problem ("" when none): checked after binding.
+  std::string problem() const;
+  // Every field: the data paths, bind_settings, seed and device, and problem() as a check.
   void bind(ConfigSchema& schema);
 };
 

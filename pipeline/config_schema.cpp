@@ -69,7 +69,8 @@ Json parse_json(const std::string& text, const std::string& source) {
 
 }  // namespace
 
-ConfigSchema::Binding& ConfigSchema::bind(const std::string& key) {
+ConfigSchema::Binding& ConfigSchema::bind(const std::string& relative_key) {
+  const std::string key = prefix_ + relative_key;
   for (const Binding& b : bindings_)
     WSVIS_CHECK(b.key != key, "ConfigSchema: key '", key, "' bound twice");
   bindings_.push_back(Binding{key, nullptr, nullptr, false});
@@ -136,8 +137,9 @@ void ConfigSchema::choice(const std::string& key, std::string* field,
   b.get = [=] { return Json(*field); };
 }
 
-void ConfigSchema::path(const std::string& key, std::string* field, PathKind kind) {
-  Binding& b = bind(key);
+void ConfigSchema::path(const std::string& relative_key, std::string* field, PathKind kind) {
+  Binding& b = bind(relative_key);
+  const std::string key = b.key;
   b.set = [=](const Json& j, const std::string& where) {
     if (!j.is_string()) fail(where, "must be a path string, got " + describe(j));
     std::string v = j.get<std::string>();
@@ -193,7 +195,8 @@ void ConfigSchema::numbers(const std::string& key, std::vector<double>* field, s
   b.get = [=] { return Json(*field); };
 }
 
-void ConfigSchema::require(const std::string& key) {
+void ConfigSchema::require(const std::string& relative_key) {
+  const std::string key = prefix_ + relative_key;
   for (Binding& b : bindings_)
     if (b.key == key) {
       b.required = true;
@@ -202,7 +205,31 @@ void ConfigSchema::require(const std::string& key) {
   WSVIS_CHECK(false, "ConfigSchema::require: key '", key, "' is not bound");
 }
 
-void ConfigSchema::check(std::function<std::string()> rule) { checks_.push_back(std::move(rule)); }
+void ConfigSchema::check(std::function<std::string()> rule) {
+  if (prefix_.empty()) {
+    checks_.push_back(std::move(rule));
+    return;
+  }
+  // A rule's message starts with the key it is about: inside a section, the key's full name.
+  checks_.push_back([prefix = prefix_, rule = std::move(rule)] {
+    const std::string message = rule();
+    return message.empty() ? message : prefix + message;
+  });
+}
+
+void ConfigSchema::derive(std::function<void()> compute) { derived_.push_back(std::move(compute)); }
+
+void ConfigSchema::section(const std::string& name, const std::function<void()>& bind_fields) {
+  const std::string outer = prefix_;
+  prefix_ = outer + name + ".";
+  try {
+    bind_fields();
+  } catch (...) {
+    prefix_ = outer;
+    throw;
+  }
+  prefix_ = outer;
+}
 
 void ConfigSchema::read(const std::string& text, const std::string& source,
                         const std::vector<std::string>& overrides) {
@@ -272,6 +299,7 @@ void ConfigSchema::read(const std::string& text, const std::string& source,
   for (const Binding& b : bindings_)
     if (b.required && !given.count(b.key))
       throw InputError(source + ": " + b.key + " is required and missing");
+  for (const auto& compute : derived_) compute();
   for (const auto& rule : checks_) {
     const std::string message = rule();
     if (!message.empty()) throw InputError(source + ": " + message);

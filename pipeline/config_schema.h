@@ -55,8 +55,16 @@ class ConfigSchema {
   // A key with no default: reading fails when the JSON does not give it.
   void require(const std::string& key);
   // A check across fields, run after every field is bound: return "" when fine, else the
-  // message (prefixed with the file name).
+  // message, which starts with the key it is about (prefixed with the file name, and inside a
+  // section with the section's name: "stage2." + "train.batch must be even").
   void check(std::function<std::string()> rule);
+  // Fields computed from bound ones (a nested config's copy of the shared data paths): run
+  // after every field is bound and before the checks, in the order given.
+  void derive(std::function<void()> compute);
+  // A config nested in another: the keys that `bind_fields` binds get the prefix "<name>."
+  // ("stage1" + "cam.batch" = "stage1.cam.batch"), so one struct's bind() serves both its own
+  // file and a section of a larger one.
+  void section(const std::string& name, const std::function<void()>& bind_fields);
 
   // Binds `text` (a JSON object, keys nested by section) after applying `overrides`
   // ("a.b=value"). `source` names the file in errors and anchors relative paths.
@@ -75,6 +83,8 @@ class ConfigSchema {
   Binding& bind(const std::string& key);
   std::vector<Binding> bindings_;
   std::vector<std::function<std::string()>> checks_;
+  std::vector<std::function<void()>> derived_;
+  std::string prefix_;  // inside section(): the section's name and a dot
   std::string base_dir_;
   std::set<std::string> overridden_;  // keys given by --set
 };

@@ -2,10 +2,7 @@
 
 namespace wsvis::pipeline {
 
-void MaskRcnnConfig::bind(ConfigSchema& s) {
-  bind_dataset_paths(s, "data", &data);
-  s.path("labels", &labels, PathKind::file);
-  bind_dataset_paths(s, "val", &val, /*required=*/false);
+void MaskRcnnConfig::bind_settings(ConfigSchema& s) {
 
   s.integer("model.depth", &model.depth, 18, 152);
   s.path("model.pretrained", &model.pretrained, PathKind::file);
@@ -35,15 +32,23 @@ void MaskRcnnConfig::bind(ConfigSchema& s) {
   s.number("tracker.link_iou", &tracker.link_iou, 0.0, 1.0);
   s.number("tracker.min_score", &tracker.min_score, 0.0, 1.0);
 
+}
+
+std::string MaskRcnnConfig::problem() const {
+  if (train.batch % 2 != 0) return "train.batch must be even (frame pairs)";
+  if (maskconsist.enabled && data.flow.empty())
+    return "maskconsist.enabled needs data.flow (predictions are warped by flow)";
+  return "";
+}
+
+void MaskRcnnConfig::bind(ConfigSchema& s) {
+  bind_dataset_paths(s, "data", &data);
+  s.path("labels", &labels, PathKind::file);
+  bind_dataset_paths(s, "val", &val, /*required=*/false);
+  bind_settings(s);
   s.integer("seed", &seed, 0);
   s.choice("device", &device, {"auto", "cpu", "cuda"});
-
-  s.check([this] {
-    if (train.batch % 2 != 0) return std::string("train.batch must be even (frame pairs)");
-    if (maskconsist.enabled && data.flow.empty())
-      return std::string("maskconsist.enabled needs data.flow (predictions are warped by flow)");
-    return std::string();
-  });
+  s.check([this] { return problem(); });
 }
 
 MaskRcnnConfig read_maskrcnn_config(const std::string& path, const std::vector<std::string>& overrides,

@@ -2,8 +2,7 @@
 
 namespace wsvis::pipeline {
 
-void Stage1Config::bind(ConfigSchema& s) {
-  bind_dataset_paths(s, "data", &data);
+void Stage1Config::bind_settings(ConfigSchema& s) {
 
   s.integer("cam.depth", &cam.depth, 18, 152);
   s.choice("cam.norm", &cam.norm, {"fixed", "batch"});
@@ -57,19 +56,24 @@ void Stage1Config::bind(ConfigSchema& s) {
   s.number("inference.min_area", &inference.min_area, 0.0, 1.0);
   s.number("inference.min_score", &inference.min_score, 0.0);
 
+  s.integer("workers", &workers, 0, 64);
+}
+
+std::string Stage1Config::problem() const {
+  if (cam.resize_long[0] > cam.resize_long[1]) return "cam.resize_long must be [min, max]";
+  if (irn.scale_range[0] > irn.scale_range[1]) return "irn.scale_range must be [min, max]";
+  if (irn.crop % 4 != 0) return "irn.crop must be a multiple of 4 (the stride-4 grid)";
+  if (flowirn.fcam && data.flow.empty()) return "flowirn.fcam needs data.flow";
+  if (flowirn.flow_boundary && data.flow.empty()) return "flowirn.flow_boundary needs data.flow";
+  return "";
+}
+
+void Stage1Config::bind(ConfigSchema& s) {
+  bind_dataset_paths(s, "data", &data);
+  bind_settings(s);
   s.integer("seed", &seed, 0);
   s.choice("device", &device, {"auto", "cpu", "cuda"});
-  s.integer("workers", &workers, 0, 64);
-
-  s.check([this] {
-    if (cam.resize_long[0] > cam.resize_long[1]) return std::string("cam.resize_long must be [min, max]");
-    if (irn.scale_range[0] > irn.scale_range[1]) return std::string("irn.scale_range must be [min, max]");
-    if (irn.crop % 4 != 0) return std::string("irn.crop must be a multiple of 4 (the stride-4 grid)");
-    if (flowirn.fcam && data.flow.empty()) return std::string("flowirn.fcam needs data.flow");
-    if (flowirn.flow_boundary && data.flow.empty())
-      return std::string("flowirn.flow_boundary needs data.flow");
-    return std::string();
-  });
+  s.check([this] { return problem(); });
 }
 
 Stage1Config read_stage1_config(const std::string& path, const std::vector<std::string>& overrides,

@@ -92,7 +92,12 @@ struct Stage1Config {
   std::string device = "auto";    // auto (CUDA when present), cpu, cuda
   int workers = 2;                // data loading threads
 
-  // Binds every field above into `schema` (used by read and by the run command).
+  // The method's own keys: every field but the data paths, seed and device (what a section
+  // of a `wsvis run` config holds, pipeline/run_config.h).
+  void bind_settings(ConfigSchema& schema);
+  // The first cross-field problem ("" when none): checked after binding.
+  std::string problem() const;
+  // Every field: the data paths, bind_settings, seed and device, and problem() as a check.
   void bind(ConfigSchema& schema);
 };
 

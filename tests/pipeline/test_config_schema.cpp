@@ -118,20 +118,7 @@ TEST(ConfigSchema, DumpReadsBackToTheSameValues) {
   EXPECT_EQ(d.dump(), c.dump());
 }
 
-// Every config in configs/ that is a stage-1 config reads (the data folder may not exist yet,
-// so data.root is overridden with an existing one).
-TEST(Stage1Config, ShippedConfigsValidate) {
-  const std::string root = std::filesystem::temp_directory_path().string();
-  for (const char* name : {"stage1_synth.json", "stage1_davis_car_shadow.json", "ytvis_flowirn_stage1.json"}) {
-    const std::string path = std::string(WSVIS_SOURCE_DIR) + "/configs/" + name;
-    SCOPED_TRACE(path);
-    ASSERT_TRUE(std::filesystem::exists(path));
-    EXPECT_NO_THROW(read_stage1_config(path, {"data.root=" + root, "cam.pretrained=", "irn.pretrained="}));
-  }
-  EXPECT_THROW(read_stage1_config(std::string(WSVIS_SOURCE_DIR) + "/configs/stage1_synth.json",
-                                  {"data.root=" + root, "flowirn.fcam=1"}),
-               InputError);
-}
+// Every config in configs/ is read by tests/pipeline/test_run_pipeline.cpp (Configs.*).
 
 }  // namespace
 }  // namespace wsvis::pipeline
