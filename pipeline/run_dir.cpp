@@ -18,6 +18,7 @@ namespace wsvis::pipeline {
 namespace fs = std::filesystem;
 
 RunDir::RunDir(std::string root) : root_(std::move(root)) {
+  log_file_ = (fs::path(root_) / "log.jsonl").string();
   std::error_code ec;
   fs::create_directories(root_, ec);
   if (ec || !fs::is_directory(root_))
@@ -40,6 +41,13 @@ void RunDir::mark_done(const std::string& stage, const nlohmann::json& summary) 
   data::write_file_atomic(path(stage + "/DONE"), summary.dump(2) + "\n");
 }
 
+RunDir RunDir::nested(const std::string& name) const {
+  RunDir inner((fs::path(root_) / name).string());
+  inner.log_file_ = log_file_;
+  inner.run_tag_ = run_tag_.empty() ? name : run_tag_ + "/" + name;
+  return inner;
+}
+
 nlohmann::json RunDir::done_summary(const std::string& stage) const {
   if (!stage_done(stage)) return nlohmann::json::object();
   const std::string file = (fs::path(root_) / stage / "DONE").string();
@@ -55,8 +63,9 @@ void RunDir::log(nlohmann::json record) const {
   char stamp[32];
   std::strftime(stamp, sizeof stamp, "%Y-%m-%dT%H:%M:%SZ", std::gmtime(&now));
   record["time"] = stamp;
+  if (!run_tag_.empty() && !record.contains("run")) record["run"] = run_tag_;
   // One write per line, appended: a crash leaves whole lines (the log is not a result file).
-  std::ofstream out((fs::path(root_) / "log.jsonl").string(), std::ios::app);
+  std::ofstream out(log_file_, std::ios::app);
   out << record.dump() << "\n";
 }
 

@@ -33,9 +33,14 @@ class RunDir {
   nlohmann::json done_summary(const std::string& stage) const;  // {} when not done
   // Appends one line to <root>/log.jsonl with "time" (UTC, ISO 8601) added.
   void log(nlohmann::json record) const;
+  // A run folder inside this one, <root>/<name> (a stage of `wsvis run`), whose log lines go
+  // to this folder's log with "run": name added: one log for the whole run.
+  RunDir nested(const std::string& name) const;
 
  private:
   std::string root_;
+  std::string log_file_;  // <root>/log.jsonl, or the enclosing run's
+  std::string run_tag_;   // "" or the nested run's name
 };
 
 class Progress {

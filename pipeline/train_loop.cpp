@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <csignal>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
@@ -61,6 +62,33 @@ void save_model(const layers::Module& model, const std::string& path) {
   save_safetensors(path, model.state_dict());
 }
 
+namespace {
+
+// WSVIS_SIGNAL_AT=<stage>:<step>:<KILL|TERM|INT>: the process sends itself that signal before
+// step <step> of the training loop named <stage>, as a user or a scheduler would at an
+// unknown moment: the `wsvis run` kill tests use it to stop a whole run at a known point
+// (KILL: no checkpoint, no cleanup; TERM / INT: the clean stop).
+struct SignalAt {
+  int64_t step = -1;
+  int signal = 0;
+};
+
+SignalAt signal_at_from_env(const std::string& stage) {
+  const char* env = std::getenv("WSVIS_SIGNAL_AT");
+  if (!env) return {};
+  const std::string spec = env;
+  const size_t a = spec.find(':'), b = spec.rfind(':');
+  if (a == std::string::npos || a == b || spec.substr(0, a) != stage) return {};
+  const std::string name = spec.substr(b + 1);
+  SignalAt at;
+  at.step = std::atoll(spec.substr(a + 1, b - a - 1).c_str());
+  at.signal = name == "KILL" ? SIGKILL : name == "TERM" ? SIGTERM : name == "INT" ? SIGINT : 0;
+  if (at.signal == 0) throw InputError("WSVIS_SIGNAL_AT: signal must be KILL, TERM or INT, got '" + name + "'");
+  return at;
+}
+
+}  // namespace
+
 TrainSummary run_train_loop(const RunDir& run, const TrainLoopOptions& o, layers::Module& model,
                             optim::SGD& optimizer, const StepFn& step_fn) {
   const int64_t max_step = o.steps_per_epoch * o.epochs;
@@ -86,9 +114,11 @@ TrainSummary run_train_loop(const RunDir& run, const TrainLoopOptions& o, layers
   // the resume tests use it to stop a run at a known step.
   const char* interrupt_env = std::getenv("WSVIS_INTERRUPT_AT_STEP");
   const int64_t interrupt_at = interrupt_env ? std::atoll(interrupt_env) : -1;
+  const SignalAt signal_at = signal_at_from_env(o.stage);
   Progress progress(o.stage + " training", max_step, step);
   std::vector<double> losses;
   while (step < max_step) {
+    if (step == signal_at.step && step > summary.resumed_from) std::raise(signal_at.signal);
     if (interrupt_requested() || (step == interrupt_at && step > summary.resumed_from)) {
       checkpoint(step);
       throw Interrupted(o.stage + ": interrupted at step " + std::to_string(step) +
@@ -103,7 +133,7 @@ TrainSummary run_train_loop(const RunDir& run, const TrainLoopOptions& o, layers
     const double loss = record["loss"].get<double>();
     if (!std::isfinite(loss))
       throw Error(o.stage + ": the loss became " + std::to_string(loss) + " at step " +
-                  std::to_string(step) + " (lower the learning rate?)");
+                  std::to_string(step) + " (lower the learning rate?); the step reported " + record.dump());
     losses.push_back(loss);
     ++step;
     if (step % o.log_every == 0 || step == max_step) {
