@@ -243,14 +243,51 @@ std::vector<DrawInstance> ytvis_frame_instances(const YtvisDataset& dataset, siz
   return out;
 }
 
+namespace {
+
+// The indices of the results `keep` selects, by descending score (ties in file order): the
+// drawing order, and each instance's colour by rank.
+template <typename Result, typename Keep>
+std::vector<size_t> by_score(const std::vector<Result>& results, const Keep& keep) {
+  std::vector<size_t> order;
+  for (size_t i = 0; i < results.size(); ++i)
+    if (keep(results[i])) order.push_back(i);
+  std::stable_sort(order.begin(), order.end(),
+                   [&](size_t a, size_t b) { return results[a].score > results[b].score; });
+  return order;
+}
+
+std::string category_name(const std::vector<Category>& categories, int64_t id) {
+  for (const Category& c : categories)
+    if (c.id == id) return c.name;
+  return "category " + std::to_string(id);
+}
+
+}  // namespace
+
+std::vector<DrawInstance> coco_frame_instances(const std::vector<CocoResult>& results,
+                                               const std::vector<Category>& categories,
+                                               int64_t image_id, double min_score) {
+  const std::vector<size_t> order = by_score(
+      results, [&](const CocoResult& r) { return r.image_id == image_id && r.score >= min_score; });
+  std::vector<DrawInstance> out;
+  for (size_t rank = 0; rank < order.size(); ++rank) {
+    const CocoResult& r = results[order[rank]];
+    DrawInstance inst;
+    inst.track_id = static_cast<int64_t>(rank) + 1;
+    if (r.segmentation) inst.mask = rle_decode(*r.segmentation);
+    inst.box = r.bbox ? *r.bbox : r.segmentation ? rle_to_bbox(*r.segmentation) : BoxXywh{};
+    inst.label = instance_label(category_name(categories, r.category_id), r.score);
+    out.push_back(std::move(inst));
+  }
+  return out;
+}
+
 std::vector<DrawInstance> result_frame_instances(const std::vector<YtvisResult>& results,
                                                  const std::vector<Category>& categories,
                                                  int64_t video_id, int t, double min_score) {
-  std::vector<size_t> order;
-  for (size_t i = 0; i < results.size(); ++i)
-    if (results[i].video_id == video_id && results[i].score >= min_score) order.push_back(i);
-  std::stable_sort(order.begin(), order.end(),
-                   [&](size_t a, size_t b) { return results[a].score > results[b].score; });
+  const std::vector<size_t> order = by_score(
+      results, [&](const YtvisResult& r) { return r.video_id == video_id && r.score >= min_score; });
   std::vector<DrawInstance> out;
   for (size_t rank = 0; rank < order.size(); ++rank) {
     const YtvisResult& r = results[order[rank]];
@@ -262,10 +299,7 @@ std::vector<DrawInstance> result_frame_instances(const std::vector<YtvisResult>&
     inst.track_id = static_cast<int64_t>(rank) + 1;
     inst.mask = rle_decode(rle);
     inst.box = rle_to_bbox(rle);
-    std::string name = "category " + std::to_string(r.category_id);
-    for (const Category& c : categories)
-      if (c.id == r.category_id) name = c.name;
-    inst.label = instance_label(name, r.score);
+    inst.label = instance_label(category_name(categories, r.category_id), r.score);
     out.push_back(std::move(inst));
   }
   return out;
@@ -377,29 +411,46 @@ std::vector<int> strip_frame_indices(int frames, int n) {
   return idx;
 }
 
-Image hconcat(const std::vector<Image>& images, int gap, const Rgb& gap_color) {
-  WSVIS_CHECK(!images.empty(), "hconcat: no images");
-  WSVIS_CHECK(gap >= 0, "hconcat: gap must be >= 0, got ", gap);
+namespace {
+
+// Images side by side (horizontal) or stacked (vertical), aligned to the top / left edge,
+// `gap` lines of gap_color between them and around the smaller ones.
+Image concat(const std::vector<Image>& images, int gap, const Rgb& gap_color, bool horizontal) {
+  const char* name = horizontal ? "hconcat" : "vconcat";
+  WSVIS_CHECK(!images.empty(), name, ": no images");
+  WSVIS_CHECK(gap >= 0, name, ": gap must be >= 0, got ", gap);
   const int c = images[0].channels;
-  int width = gap * static_cast<int>(images.size() - 1), height = 0;
+  int along = gap * static_cast<int>(images.size() - 1), across = 0;
   for (const Image& im : images) {
-    WSVIS_CHECK(im.channels == c, "hconcat: images have ", c, " and ", im.channels, " channels");
-    width += im.width;
-    height = std::max(height, im.height);
+    WSVIS_CHECK(im.channels == c, name, ": images have ", c, " and ", im.channels, " channels");
+    along += horizontal ? im.width : im.height;
+    across = std::max(across, horizontal ? im.height : im.width);
   }
+  const int width = horizontal ? along : across, height = horizontal ? across : along;
   Image out(width, height, c);
   for (int y = 0; y < height; ++y)
     for (int x = 0; x < width; ++x)
       for (int ch = 0; ch < c; ++ch)
         out.at(y, x, ch) = ch < 3 ? gap_color[static_cast<size_t>(ch)] : 255;
-  int x0 = 0;
+  int offset = 0;  // x of the next image (horizontal) or its y (vertical)
   for (const Image& im : images) {
+    const int x0 = horizontal ? offset : 0, y0 = horizontal ? 0 : offset;
     for (int y = 0; y < im.height; ++y)
       std::copy_n(&im.data[static_cast<size_t>(y) * im.width * c], static_cast<size_t>(im.width) * c,
-                  &out.data[(static_cast<size_t>(y) * width + x0) * c]);
-    x0 += im.width + gap;
+                  &out.data[(static_cast<size_t>(y0 + y) * width + x0) * c]);
+    offset += (horizontal ? im.width : im.height) + gap;
   }
   return out;
+}
+
+}  // namespace
+
+Image hconcat(const std::vector<Image>& images, int gap, const Rgb& gap_color) {
+  return concat(images, gap, gap_color, /*horizontal=*/true);
+}
+
+Image vconcat(const std::vector<Image>& images, int gap, const Rgb& gap_color) {
+  return concat(images, gap, gap_color, /*horizontal=*/false);
 }
 
 Image draw_strip(const std::vector<Image>& frames,

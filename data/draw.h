@@ -33,6 +33,7 @@
 #include <string>
 #include <vector>
 
+#include "data/coco.h"
 #include "data/flow_io.h"
 #include "data/image_io.h"
 #include "data/rle.h"
@@ -120,6 +121,12 @@ std::vector<DrawInstance> ytvis_frame_instances(const YtvisDataset& dataset, siz
 std::vector<DrawInstance> result_frame_instances(const std::vector<YtvisResult>& results,
                                                  const std::vector<Category>& categories,
                                                  int64_t video_id, int t, double min_score);
+// The detections of one image in COCO results (per-frame predictions): score >= min_score,
+// by descending score (ties keep file order), track id = 1 + rank, the mask when the result
+// has one, the predicted box, label "name 0.87".
+std::vector<DrawInstance> coco_frame_instances(const std::vector<CocoResult>& results,
+                                               const std::vector<Category>& categories,
+                                               int64_t image_id, double min_score);
 
 // ---- resizing and strips -----------------------------------------------------------------
 // Area resampling: output pixel (x, y) averages the source over
@@ -138,6 +145,9 @@ std::vector<int> strip_frame_indices(int frames, int n);
 // Images side by side, top-aligned, separated by `gap` columns of gap_color; rows below a
 // shorter image are gap_color too. All images must have the same channel count.
 Image hconcat(const std::vector<Image>& images, int gap = 0, const Rgb& gap_color = {255, 255, 255});
+// Images one below the other, left-aligned, separated by `gap` rows of gap_color; columns right
+// of a narrower image are gap_color too.
+Image vconcat(const std::vector<Image>& images, int gap = 0, const Rgb& gap_color = {255, 255, 255});
 
 struct StripOptions {
   int height = 128;  // every frame is resized to this height, width in proportion

@@ -330,6 +330,17 @@ TEST(Draw, StripHasTheDocumentedSize) {
   EXPECT_EQ(s2.height, 16);
 }
 
+TEST(Draw, VconcatStacksLeftAligned) {
+  const Image s = vconcat({uniform(4, 3, {10, 20, 30}), uniform(6, 2, {40, 50, 60})}, 1, {0, 0, 255});
+  EXPECT_EQ(s.width, 6);
+  EXPECT_EQ(s.height, 3 + 1 + 2);
+  EXPECT_EQ(pixel(s, 0, 0), (Rgb{10, 20, 30}));
+  EXPECT_EQ(pixel(s, 5, 0), (Rgb{0, 0, 255}));  // right of the narrower image
+  EXPECT_EQ(pixel(s, 2, 3), (Rgb{0, 0, 255}));  // the gap row
+  EXPECT_EQ(pixel(s, 5, 5), (Rgb{40, 50, 60}));
+  EXPECT_THROW(vconcat({uniform(2, 2, {0, 0, 0}), Image(2, 2, 1)}), Error);
+}
+
 // ---- instance views of YTVIS files ---------------------------------------------------------
 YtvisDataset tiny_dataset() {
   YtvisDataset ds;
@@ -393,6 +404,26 @@ TEST(Draw, YtvisAndResultInstances) {
   EXPECT_TRUE(box_pixels(*r[0].box) == (PixelRect{1, 1, 4, 4}));
   EXPECT_TRUE(result_frame_instances(res, ds.categories, 7, 1, 0.5).empty());
   EXPECT_TRUE(result_frame_instances(res, ds.categories, 8, 0, 0.0).empty());
+}
+
+TEST(Draw, CocoResultInstances) {
+  const YtvisDataset ds = tiny_dataset();
+  std::vector<CocoResult> res(3);
+  for (int k = 0; k < 3; ++k) {
+    res[size_t(k)].image_id = k == 0 ? 5 : 4;
+    res[size_t(k)].category_id = 2;
+    res[size_t(k)].score = 0.5 + 0.1 * k;
+    res[size_t(k)].segmentation = rle_encode(rect_mask(12, 10, k, 0, k + 2, 3), 10, 12);
+  }
+  res[1].bbox = BoxXywh{0, 0, 5, 5};  // a predicted box is drawn as given
+  const auto r = coco_frame_instances(res, ds.categories, 4, 0.55);
+  ASSERT_EQ(r.size(), 2u);
+  EXPECT_EQ(r[0].label, "dog 0.70");
+  EXPECT_EQ(r[0].mask, rect_mask(12, 10, 2, 0, 4, 3));
+  EXPECT_TRUE(box_pixels(*r[0].box) == (PixelRect{2, 0, 4, 3}));  // the mask's box
+  EXPECT_EQ(r[1].track_id, 2);
+  EXPECT_TRUE(box_pixels(*r[1].box) == (PixelRect{0, 0, 4, 4}));
+  EXPECT_TRUE(coco_frame_instances(res, ds.categories, 6, 0.0).empty());
 }
 
 TEST(Draw, FlowPngIsTheColourWheelImage) {
