@@ -25,14 +25,14 @@ struct DemoOptions {
   double lr = 0.05;
   uint64_t seed = 1;
   bool force_cpu = false;
-  std::string out = "runs/demo";
+  std::string out = "runs/engine_demo";
 };
 
 DemoOptions parse(const std::vector<std::string>& args) {
   DemoOptions o;
   for (size_t i = 0; i < args.size(); ++i) {
     auto value = [&](const char* flag) {
-      if (i + 1 >= args.size()) throw InputError(detail::concat("demo: ", flag, " needs a value"));
+      if (i + 1 >= args.size()) throw InputError(detail::concat("engine-demo: ", flag, " needs a value"));
       return args[++i];
     };
     auto integer = [&](const char* flag) {
@@ -40,14 +40,14 @@ DemoOptions parse(const std::vector<std::string>& args) {
       char* end = nullptr;
       const long n = std::strtol(v.c_str(), &end, 10);
       if (v.empty() || *end != '\0' || n <= 0)
-        throw InputError(detail::concat("demo: ", flag, " expects a positive integer, got '", v, "'"));
+        throw InputError(detail::concat("engine-demo: ", flag, " expects a positive integer, got '", v, "'"));
       return n;
     };
     if (args[i] == "--steps") o.steps = static_cast<int>(integer("--steps"));
     else if (args[i] == "--seed") o.seed = static_cast<uint64_t>(integer("--seed"));
     else if (args[i] == "--cpu") o.force_cpu = true;
     else if (args[i] == "--out") o.out = value("--out");
-    else throw InputError(detail::concat("demo: unknown option '", args[i], "'"));
+    else throw InputError(detail::concat("engine-demo: unknown option '", args[i], "'"));
   }
   return o;
 }

@@ -1,8 +1,10 @@
 // The `wsvis` command line. Subcommands so far:
-//   wsvis demo [--out DIR] [--steps N] [--cpu] [--seed S]
-//                                               the most complete job so far (apps/demo.h):
-//                                               the synthetic video set with strips and flow
-//                                               images, then the toy CNN's learning curve
+//   wsvis run CONFIG.json ...                   a method's stages end to end in one run folder,
+//                                               with report.html (apps/run_cmd.h)
+//   wsvis engine-demo [--out DIR] [--steps N] [--cpu] [--seed S]
+//                                               the engine alone (apps/demo.h): the synthetic
+//                                               set with strips and flow images, then a small
+//                                               CNN's learning curve (`make demo` is `wsvis run`)
 //   wsvis info                                  build and device information
 //   wsvis synth ...                             write a synthetic video set (apps/synth_cmd.h)
 //   wsvis eval ...                              COCO / YouTube-VIS metrics (apps/eval_cmd.h)
@@ -10,6 +12,7 @@
 //   wsvis stage1 ...                            flowIRN stage 1 in a run folder (apps/stage1_cmd.h)
 //   wsvis boxinst ...                           motion-aided BoxInst in a run folder (apps/boxinst_cmd.h)
 //   wsvis maskrcnn ...                          flowIRN stage 2 in a run folder (apps/maskrcnn_cmd.h)
+//   wsvis split --gt F ...                      the paper's train_train / train_val split (apps/split_cmd.h)
 //   wsvis import-davis ...                      one DAVIS sequence as a YTVIS set (apps/import_cmd.h)
 // Errors from bad input exit with status 2; other errors with status 1.
 #include <cstdio>
@@ -23,6 +26,8 @@
 #include "apps/eval_cmd.h"
 #include "apps/boxinst_cmd.h"
 #include "apps/maskrcnn_cmd.h"
+#include "apps/run_cmd.h"
+#include "apps/split_cmd.h"
 #include "apps/stage1_cmd.h"
 #include "apps/import_cmd.h"
 #include "apps/synth_cmd.h"
@@ -34,7 +39,8 @@ namespace {
 int usage(FILE* out) {
   std::fprintf(out,
                "usage: wsvis <command> [options]\n"
-               "  demo [--out DIR] [--steps N] [--seed S] [--cpu]\n        synthetic videos with strips and flow images, then a small CNN trained on shapes\n"
+               "  run CONFIG.json [--run DIR] [--set key=value ...] [--force]\n        a method end to end (configs/): stages, metrics, report.html\n"
+               "  engine-demo [--out DIR] [--steps N] [--seed S] [--cpu]\n        the engine alone: synthetic videos with strips and flow images, a small CNN trained on shapes\n"
                "  info                                  build and device information\n"
                "  synth --out DIR [--videos N] [--frames T] [--size WxH] [--seed S]\n        [--camouflage F] [--touching F] [--config FILE]   write a synthetic video set\n"
                "  eval --gt F --results F [--type segm|bbox|video|frame] [--out metrics.json]\n        [--flow-dir DIR]   COCO / YouTube-VIS metrics and temporal consistency\n"
@@ -42,6 +48,7 @@ int usage(FILE* out) {
                "  boxinst --config F --run DIR [STEP ...] [--set key=value ...] [--force]\n        motion-aided BoxInst / BoxInst / CondInst: train, predict, eval\n"
                "  maskrcnn --config F --run DIR [STEP ...] [--set key=value ...] [--force]\n        stage 2: Mask R-CNN (+ MaskConsist, self-training), tracker, frame and video eval\n"
                "  draw --gt F --frames DIR [--results F] [--video ID] [--out DIR] [--strip N] [--flow DIR]   overlays, strips, flow PNGs\n"
+               "  split --gt DIR/train.json [--per-category N] [--seed S]\n        the held-out split: DIR/train_train.json, DIR/train_val.json\n"
                "  import-davis --frames DIR --masks DIR --out DIR [--video NAME] [--category NAME]\n        [--binary]   one DAVIS sequence as a YouTube-VIS dataset\n");
   return out == stderr ? 2 : 0;
 }
@@ -59,7 +66,8 @@ int main(int argc, char** argv) {
   const std::string command = argv[1];
   std::vector<std::string> args(argv + 2, argv + argc);
   try {
-    if (command == "demo") return wsvis::apps::run_demo(args);
+    if (command == "run") return wsvis::apps::run_run_command(args);
+    if (command == "engine-demo") return wsvis::apps::run_demo(args);
     if (command == "info") return info();
     if (command == "eval") return wsvis::apps::run_eval(args);
     if (command == "draw") return wsvis::apps::run_draw(args);
@@ -67,6 +75,7 @@ int main(int argc, char** argv) {
     if (command == "stage1") return wsvis::apps::run_stage1_command(args);
     if (command == "boxinst") return wsvis::apps::run_boxinst_command(args);
     if (command == "maskrcnn") return wsvis::apps::run_maskrcnn_command(args);
+    if (command == "split") return wsvis::apps::run_split(args);
     if (command == "import-davis") return wsvis::apps::run_import_davis(args);
     if (command == "-h" || command == "--help" || command == "help") return usage(stdout);
     std::fprintf(stderr, "wsvis: unknown command '%s'\n", command.c_str());
