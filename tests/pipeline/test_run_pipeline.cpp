@@ -15,6 +15,7 @@
 #include "data/file_util.h"
 #include "data/image_io.h"
 #include "data/synth.h"
+#include "data/ytvis.h"
 #include "engine/error.h"
 #include "pipeline/boxinst_config.h"
 #include "pipeline/maskrcnn_config.h"
@@ -146,6 +147,24 @@ TEST_F(RunCli, RunsEveryStageAndResumesAfterAKillToTheSameMetrics) {
   // The same folder with another config is refused (exit 2), naming the folder's config.
   EXPECT_EQ(std::system((wsvis_ + " run " + config_ + " --run " + (dir_ / "whole").string() +
                          " --set seed=3 > /dev/null 2>&1").c_str()) >> 8, 2);
+}
+
+// `wsvis split` writes the two halves beside the annotations: one video per category held out.
+TEST_F(RunCli, SplitWritesTrainTrainAndTrainVal) {
+  data::SynthConfig sc;
+  sc.videos = 6;
+  sc.frames = 2;
+  sc.width = sc.height = 32;
+  sc.classes = 2;
+  data::write_synth_dataset(sc, (dir_ / "set").string());
+  const std::string gt = (dir_ / "set" / "train.json").string();
+  ASSERT_EQ(std::system((wsvis_ + " split --gt " + gt + " --per-category 1 > /dev/null").c_str()), 0);
+  const data::YtvisDataset all = data::read_ytvis(gt);
+  const data::YtvisDataset train = data::read_ytvis((dir_ / "set" / "train_train.json").string());
+  const data::YtvisDataset val = data::read_ytvis((dir_ / "set" / "train_val.json").string());
+  EXPECT_EQ(val.videos.size(), 2u);
+  EXPECT_EQ(train.videos.size() + val.videos.size(), all.videos.size());
+  EXPECT_EQ(std::system((wsvis_ + " split --gt " + gt + " --per-category 0 2> /dev/null").c_str()) >> 8, 2);
 }
 
 TEST(LossCurves, ReadFromTheLogKeepingTheLastValueOfARepeatedStep) {
