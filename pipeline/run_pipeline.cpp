@@ -9,7 +9,6 @@
 #include "pipeline/boxinst_stage.h"
 #include "pipeline/maskrcnn_stage.h"
 #include "pipeline/report.h"
-#include "pipeline/run_tables.h"
 #include "pipeline/stage1.h"
 
 namespace wsvis::pipeline {

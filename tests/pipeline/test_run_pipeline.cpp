@@ -144,7 +144,7 @@ TEST_F(RunCli, RunsEveryStageAndResumesAfterAKillToTheSameMetrics) {
     EXPECT_TRUE(file("stopped", relative) == file("whole", relative)) << relative;
   }
 
-  // The same folder with another config is refused (exit 2), naming the folder's config.
+  // The same folder with another config is refused (exit 2).
   EXPECT_EQ(std::system((wsvis_ + " run " + config_ + " --run " + (dir_ / "whole").string() +
                          " --set seed=3 > /dev/null 2>&1").c_str()) >> 8, 2);
 }
