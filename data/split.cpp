@@ -91,7 +91,7 @@ std::vector<FrameView> frame_views(const YtvisDataset& dataset) {
     WSVIS_CHECK(v >= 0, "annotation ", a.id, " names unknown video ", a.video_id);
     for (size_t t = 0; t < a.segmentations.size(); ++t) {
       if (!a.segmentations[t]) continue;
-      FrameInstance inst;
+      FrameAnnotation inst;
       inst.annotation_id = a.id;
       inst.category_id = a.category_id;
       inst.iscrowd = a.iscrowd;

@@ -43,7 +43,7 @@ YtvisSplit split_train_val(const YtvisDataset& dataset, int per_category = 10,
 void write_split(const YtvisSplit& split, const std::string& dir);
 
 // ---- frame-level views ---------------------------------------------------------------------
-struct FrameInstance {
+struct FrameAnnotation {
   int64_t annotation_id = 0;
   int64_t category_id = 0;
   int iscrowd = 0;
@@ -58,7 +58,7 @@ struct FrameView {
   int frame = 0;          // index within the video
   std::string file_name;  // "<video>/00000.jpg"
   int width = 0, height = 0;
-  std::vector<FrameInstance> instances;  // annotations non-null in this frame, file order
+  std::vector<FrameAnnotation> instances;  // annotations non-null in this frame, file order
 };
 
 // One entry per (video, frame), videos in order, frames in order. An instance is listed in

@@ -144,7 +144,7 @@ TEST(FrameViews, OneEntryPerFrameWithVisibleInstances) {
     EXPECT_EQ(f.file_name, d.videos[i / 3].file_names[i % 3]);
     EXPECT_EQ(f.width, 4);
     listed += f.instances.size();
-    for (const FrameInstance& inst : f.instances) {
+    for (const FrameAnnotation& inst : f.instances) {
       EXPECT_EQ(inst.area, 1.0);
       EXPECT_EQ(inst.bbox[2], 1.0);
     }
@@ -154,7 +154,7 @@ TEST(FrameViews, OneEntryPerFrameWithVisibleInstances) {
   const int64_t first_ann = d.annotations[0].id;
   auto has = [&](const FrameView& f) {
     return std::any_of(f.instances.begin(), f.instances.end(),
-                       [&](const FrameInstance& x) { return x.annotation_id == first_ann; });
+                       [&](const FrameAnnotation& x) { return x.annotation_id == first_ann; });
   };
   EXPECT_TRUE(has(views[0]));
   EXPECT_FALSE(has(views[1]));

@@ -411,6 +411,82 @@ def check_cli(gt_path, res_path, ref, tmp):
     check(m.get("type") == "video", "wsvis eval did not pick the video metrics: %s" % m.get("type"))
     for i, v in enumerate(m["stats"]):
         check(abs(v - ref.stats[i]) <= 1e-4, "wsvis eval metrics.json stats[%d] %.6f vs %.6f" % (i, v, ref.stats[i]))
+    check_cli_temporal_consistency(gt_path, res_path, tmp)
+
+
+def write_flo(path, u, v):
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    h, w = u.shape
+    with open(path, "wb") as f:
+        np.array([202021.25], np.float32).tofile(f)
+        np.array([w, h], np.int32).tofile(f)
+        np.stack([u, v], axis=-1).astype(np.float32).tofile(f)
+
+
+def reference_tc(gt, res, flows):
+    """Temporal consistency option (a) with nearest warp, independently: class maps painted by
+    score (highest on top), P_{t+1} sampled at x + F_t(x) rounded half up and clamped."""
+    inter, union = {}, {}
+    for v in gt["videos"]:
+        h, w, n = v["height"], v["width"], v["length"]
+        if n < 2:
+            continue
+        mine = sorted([r for r in res if r["video_id"] == v["id"]], key=lambda r: -r["score"])
+        maps = []
+        for t in range(n):
+            m = np.zeros((h, w), np.int64)
+            for r in mine:
+                d = decode_segmentation(r["segmentations"][t], h, w) if t < len(r["segmentations"]) else None
+                if d is not None:
+                    m[d & (m == 0)] = r["category_id"]
+            maps.append(m)
+        ys, xs = np.mgrid[0:h, 0:w]
+        for t in range(n - 1):
+            u, vv = flows[(v["id"], t)]
+            xs2 = np.clip(np.floor(xs + u + 0.5).astype(np.int64), 0, w - 1)
+            ys2 = np.clip(np.floor(ys + vv + 0.5).astype(np.int64), 0, h - 1)
+            warped, cur = maps[t + 1][ys2, xs2], maps[t]
+            for c in set(np.unique(cur)) | set(np.unique(warped)):
+                if c == 0:
+                    continue
+                inter[c] = inter.get(c, 0) + int(((cur == c) & (warped == c)).sum())
+                union[c] = union.get(c, 0) + int(((cur == c) | (warped == c)).sum())
+    ious = {c: inter[c] / union[c] for c in union if union[c] > 0}
+    return (float(np.mean(list(ious.values()))) if ious else None), ious
+
+
+def check_cli_temporal_consistency(gt_path, res_path, tmp):
+    """`wsvis eval --type video --flow-dir`: the temporal-consistency block against reference_tc,
+    on predictions with absent frames and integer shifts as flow (so rounding never ties)."""
+    with open(gt_path) as f:
+        gt = json.load(f)
+    with open(res_path) as f:
+        res = json.load(f)
+    rng = np.random.default_rng(SEED + 1)
+    flow_dir = os.path.join(tmp, "flow")
+    flows = {}
+    for v in gt["videos"]:
+        for t in range(v["length"] - 1):
+            u = rng.integers(-3, 4, (v["height"], v["width"])).astype(np.float32)
+            vv = rng.integers(-3, 4, (v["height"], v["width"])).astype(np.float32)
+            flows[(v["id"], t)] = (u, vv)
+            stem = os.path.splitext(v["file_names"][t])[0]
+            write_flo(os.path.join(flow_dir, stem + "_fw.flo"), u, vv)
+    out = os.path.join(tmp, "metrics_tc.json")
+    p = subprocess.run([CLI, "eval", "--gt", gt_path, "--results", res_path, "--type", "video",
+                        "--flow-dir", flow_dir, "--out", out], capture_output=True, text=True)
+    check(p.returncode == 0, "wsvis eval --flow-dir exit %d: %s" % (p.returncode, p.stderr.strip()))
+    if p.returncode != 0:
+        return
+    with open(out) as f:
+        got = json.load(f)["temporal_consistency"]
+    value, ious = reference_tc(gt, res, flows)
+    check(value is not None, "temporal consistency reference has no class")
+    check(got["value"] is not None and abs(got["value"] - value) < 1e-12,
+          "wsvis eval temporal consistency %s vs reference %s" % (got["value"], value))
+    got_ious = {c["id"]: c["iou"] for c in got["per_class"]}
+    check(got_ious.keys() == ious.keys() and all(abs(got_ious[c] - ious[c]) < 1e-12 for c in ious),
+          "temporal consistency per class %s vs reference %s" % (got_ious, ious))
 
 
 def main():
