@@ -4,7 +4,7 @@
 //   wsvis engine-demo [--out DIR] [--steps N] [--cpu] [--seed S]
 //                                               the engine alone (apps/demo.h): the synthetic
 //                                               set with strips and flow images, then a small
-//                                               CNN's learning curve (what `make demo` runs for now)
+//                                               CNN's learning curve
 //   wsvis info                                  build and device information
 //   wsvis synth ...                             write a synthetic video set (apps/synth_cmd.h)
 //   wsvis eval ...                              COCO / YouTube-VIS metrics (apps/eval_cmd.h)

@@ -54,19 +54,25 @@ std::array<uint8_t, 3> flow_uv_to_color(double u, double v, FlowWheel variant) {
   return out;
 }
 
+double flow_max_radius(const Flow& flow) {
+  WSVIS_CHECK(flow.uv.size() == static_cast<size_t>(flow.width) * flow.height * 2,
+              "flow_max_radius: uv has ", flow.uv.size(), " values for a ", flow.width, "x",
+              flow.height, " flow");
+  double rad_max = 0;
+  for (size_t i = 0; i < flow.uv.size() / 2; ++i) {
+    const double u = flow.uv[2 * i], v = flow.uv[2 * i + 1];
+    if (flow_is_unknown(flow.uv[2 * i], flow.uv[2 * i + 1])) continue;
+    rad_max = std::fmax(rad_max, std::sqrt(u * u + v * v));
+  }
+  return rad_max;
+}
+
 Image flow_to_color(const Flow& flow, FlowWheel variant, double rad_max, bool bgr) {
   WSVIS_CHECK(flow.uv.size() == static_cast<size_t>(flow.width) * flow.height * 2,
               "flow_to_color: uv has ", flow.uv.size(), " values for a ", flow.width, "x",
               flow.height, " flow");
   const size_t n = static_cast<size_t>(flow.width) * flow.height;
-  if (rad_max <= 0) {
-    rad_max = 0;
-    for (size_t i = 0; i < n; ++i) {
-      const double u = flow.uv[2 * i], v = flow.uv[2 * i + 1];
-      if (flow_is_unknown(flow.uv[2 * i], flow.uv[2 * i + 1])) continue;
-      rad_max = std::fmax(rad_max, std::sqrt(u * u + v * v));
-    }
-  }
+  if (rad_max <= 0) rad_max = flow_max_radius(flow);
   const double scale = rad_max + 1e-5;
   Image img(flow.width, flow.height, 3);
   for (size_t i = 0; i < n; ++i) {

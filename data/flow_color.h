@@ -29,6 +29,10 @@ const std::array<std::array<uint8_t, 3>, kFlowWheelSize>& flow_color_wheel();
 // Colour (RGB) of one already normalised flow vector.
 std::array<uint8_t, 3> flow_uv_to_color(double u, double v, FlowWheel variant = FlowWheel::flow_vis);
 
+// The largest magnitude of a flow field's known vectors (0 when there is none): what
+// flow_to_color normalises by; pass the maximum over several frames to colour them alike.
+double flow_max_radius(const Flow& flow);
+
 // (H, W, 3) colour image of a flow field. rad_max <= 0: normalise by the largest magnitude
 // of this frame (the reference behaviour); rad_max > 0: by that fixed value (consistent
 // colours across frames). Unknown flow (flow_is_unknown) is drawn black. bgr swaps the

@@ -171,16 +171,26 @@ std::vector<VideoFigure> write_video_figures(const RunConfig& config, const RunD
     const std::string name = fs::path(video.file_names.at(0)).parent_path().string();
     const std::vector<int> picks = data::strip_frame_indices(video.length, config.report.frames);
     std::vector<data::Image> images, flows;
+    std::vector<data::Flow> fields;
     for (int t : picks) {
       const std::string file = video.file_names[size_t(t)];
       images.push_back(data::read_image(val.image_root() + "/" + file, 3));
       if (!val.flow.empty() && video.length > 1) {
-        // Forward flow; the last frame has only its backward flow.
-        const std::string suffix = t + 1 < video.length ? "_fw.flo" : "_bw.flo";
-        flows.push_back(data::flow_to_color(
-            data::read_flow(val.flow_root() + "/" + data::strip_extension(file) + suffix, video)));
+        const std::string stem = val.flow_root() + "/" + data::strip_extension(file);
+        if (t + 1 < video.length) {
+          fields.push_back(data::read_flow(stem + "_fw.flo", video));
+        } else {
+          // The last frame has only its backward flow (t -> t-1); negated it shows the same
+          // motion in the forward direction, so its colours match the frames before it.
+          fields.push_back(data::read_flow(stem + "_bw.flo", video));
+          for (float& component : fields.back().uv) component = -component;
+        }
       }
     }
+    // One scale for the whole strip: a slow frame looks slow next to a fast one.
+    double rad_max = 0;
+    for (const data::Flow& field : fields) rad_max = std::max(rad_max, data::flow_max_radius(field));
+    for (const data::Flow& field : fields) flows.push_back(data::flow_to_color(field, data::FlowWheel::flow_vis, rad_max));
     VideoFigure figure{name, {}};
     std::vector<std::pair<std::string, data::Image>> rows;
     auto add = [&](const std::string& what, const std::string& tag,

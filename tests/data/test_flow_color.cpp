@@ -66,6 +66,10 @@ TEST(FlowColor, FrameNormalisationAndChannels) {
   EXPECT_EQ(p0, flow_uv_to_color(4 / (4 + 1e-5), 0));
   EXPECT_EQ(p1, (Rgb{255, 127, 127}));
   EXPECT_EQ(img.at(0, 2, 0) + img.at(0, 2, 1) + img.at(0, 2, 2), 0);  // unknown: black
+  // The frame maximum skips the unknown vector; passing it explicitly changes nothing.
+  EXPECT_DOUBLE_EQ(flow_max_radius(f), 4.0);
+  EXPECT_EQ(flow_to_color(f, FlowWheel::flow_vis, flow_max_radius(f)).data, img.data);
+  EXPECT_EQ(flow_max_radius(Flow(2, 2)), 0.0);
   // A fixed normaliser instead of the frame maximum.
   const Image fixed = flow_to_color(f, FlowWheel::flow_vis, 8.0);
   EXPECT_EQ((Rgb{fixed.at(0, 0, 0), fixed.at(0, 0, 1), fixed.at(0, 0, 2)}), flow_uv_to_color(4 / (8 + 1e-5), 0));
