@@ -1,5 +1,8 @@
 #include "pipeline/stage1_config.h"
 
+#include "engine/error.h"
+#include "kernels/irn.h"
+
 namespace wsvis::pipeline {
 
 void Stage1Config::bind_settings(ConfigSchema& s) {
@@ -63,6 +66,14 @@ std::string Stage1Config::problem() const {
   if (cam.resize_long[0] > cam.resize_long[1]) return "cam.resize_long must be [min, max]";
   if (irn.scale_range[0] > irn.scale_range[1]) return "irn.scale_range must be [min, max]";
   if (irn.crop % 4 != 0) return "irn.crop must be a multiple of 4 (the stride-4 grid)";
+  // IRN's training pairs start only in its source crop: columns r-1 <= x < W-r+1 of the
+  // stride-4 grid (W = crop/4, r = the pair radius). A narrower grid has no pair at all, so
+  // the loss would be exactly 0 and IRN would learn nothing.
+  if (irn.crop / 4 <= 2 * (kernels::kIrnTrainRadius - 1))
+    return detail::concat("irn.crop must be at least ", 4 * (2 * kernels::kIrnTrainRadius - 1),
+                          ": IRN's radius-", kernels::kIrnTrainRadius,
+                          " pairs need a stride-4 grid wider than ", 2 * (kernels::kIrnTrainRadius - 1),
+                          " cells, or no pair is labelled");
   if (flowirn.fcam && data.flow.empty()) return "flowirn.fcam needs data.flow";
   if (flowirn.flow_boundary && data.flow.empty()) return "flowirn.flow_boundary needs data.flow";
   return "";

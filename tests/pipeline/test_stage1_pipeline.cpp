@@ -44,7 +44,7 @@ std::string tiny_config(const fs::path& dir) {
     "cam": {"depth": 18, "norm": "batch", "frozen_stages": 0, "batch": 4, "epochs": 2,
             "lr": 0.05, "momentum": 0.9, "resize_long": [56, 72], "crop": 64,
             "scales": [1.0, 0.5], "checkpoint_every": 1},
-    "irn": {"batch": 4, "epochs": 1, "crop": 64, "momentum": 0.9, "checkpoint_every": 1},
+    "irn": {"batch": 4, "epochs": 1, "crop": 80, "momentum": 0.9, "checkpoint_every": 1},
     "flowirn": {"fcam": true, "flow_boundary": true},
     "device": "cpu", "seed": 3})";
   const std::string path = (dir / "config.json").string();
@@ -93,6 +93,7 @@ TEST(Stage1Pipeline, RunsEndToEndAndResumesExactly) {
   const nlohmann::json irn = a.done_summary("irn");
   EXPECT_TRUE(irn["flow_boundary"].get<bool>());
   EXPECT_EQ(irn["mean_shift"].size(), 2u);
+  EXPECT_GT(irn["first_loss"].get<double>(), 0.0) << "IRN had no labelled pair to learn from";
 
   // Interrupted before CAM step 3, then again before IRN step 1, then finished.
   const RunDir b((dir / "b").string());
