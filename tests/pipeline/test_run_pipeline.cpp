@@ -267,11 +267,21 @@ TEST(Configs, EveryConfigInConfigsLoads) {
     const std::vector<std::string> sets =
         stand_in_overrides(nlohmann::json::parse(data::read_file_bytes(path)), s);
     SCOPED_TRACE(name);
-    if (kind->second == "run") EXPECT_NO_THROW(read_run_config_file(path, sets));
-    if (kind->second == "stage1") EXPECT_NO_THROW(read_stage1_config(path, sets));
-    if (kind->second == "boxinst") EXPECT_NO_THROW(read_boxinst_config(path, sets));
-    if (kind->second == "maskrcnn") EXPECT_NO_THROW(read_maskrcnn_config(path, sets));
-    if (kind->second == "synth") EXPECT_NO_THROW(data::read_synth_config(path));
+    if (kind->second == "run") {
+      EXPECT_NO_THROW(read_run_config_file(path, sets));
+    }
+    if (kind->second == "stage1") {
+      EXPECT_NO_THROW(read_stage1_config(path, sets));
+    }
+    if (kind->second == "boxinst") {
+      EXPECT_NO_THROW(read_boxinst_config(path, sets));
+    }
+    if (kind->second == "maskrcnn") {
+      EXPECT_NO_THROW(read_maskrcnn_config(path, sets));
+    }
+    if (kind->second == "synth") {
+      EXPECT_NO_THROW(data::read_synth_config(path));
+    }
     ++checked;
   }
   EXPECT_EQ(checked, static_cast<int>(config_kinds().size())) << "a config listed in config_kinds() is gone";
@@ -311,6 +321,9 @@ TEST(Configs, RunConfigErrorsNameTheKey) {
   expect("{" + data + ", \"synth\": {\"enabled\": true}}", "exclude each other");
   expect("{" + data + "}", "stage2.train.batch must be even", {"stage2.train.batch=3"});
   expect("{" + data + "}", "--set stage2.train.bacth", {"stage2.train.bacth=3"});
+  // An IRN crop too small for any radius-10 pair would train on a loss of exactly 0.
+  expect("{" + data + "}", "stage1.irn.crop must be at least 76", {"stage1.irn.crop=72"});
+  EXPECT_EQ(read_error(s.dir, "{" + data + "}", {"stage1.irn.crop=76"}), "");
   // The synthetic set is checked only when it is made.
   EXPECT_EQ(read_error(s.dir, "{" + data + ", \"synth\": {\"min_instances\": 5, \"max_instances\": 2}}"), "");
   EXPECT_NE(read_error(s.dir, "{\"synth\": {\"enabled\": true, \"min_instances\": 5, \"max_instances\": 2}}")
