@@ -85,27 +85,13 @@ CocoDataset read_coco(const std::string& path) {
   const Where top(path);
   json::require_object(root, top);
   CocoDataset ds;
-  const Json& images = json::require(root, "images", top);
-  json::require_array(images, top.key("images"));
-  for (size_t i = 0; i < images.size(); ++i)
-    ds.images.push_back(parse_image(images[i], top.key("images").index(i)));
-  json::check_unique_ids(ds.images, top.key("images"), [](const CocoImage& im) { return im.id; });
-  const Json& cats = json::require(root, "categories", top);
-  json::require_array(cats, top.key("categories"));
-  for (size_t i = 0; i < cats.size(); ++i)
-    ds.categories.push_back(json::parse_category(cats[i], top.key("categories").index(i)));
-  json::check_unique_ids(ds.categories, top.key("categories"), [](const Category& c) { return c.id; });
+  ds.images = json::parse_id_list<CocoImage>(root, "images", top, json::ListPresence::required, parse_image);
+  ds.categories = json::parse_id_list<Category>(root, "categories", top, json::ListPresence::required,
+                                                json::parse_category);
   ds.reindex();
-  if (const Json* anns = json::find(root, "annotations")) {
-    if (!anns->is_null()) {
-      json::require_array(*anns, top.key("annotations"));
-      ds.annotations.reserve(anns->size());
-      for (size_t i = 0; i < anns->size(); ++i)
-        ds.annotations.push_back(parse_annotation((*anns)[i], top.key("annotations").index(i), ds));
-      json::check_unique_ids(ds.annotations, top.key("annotations"),
-                       [](const CocoAnnotation& a) { return a.id; });
-    }
-  }
+  ds.annotations = json::parse_id_list<CocoAnnotation>(
+      root, "annotations", top, json::ListPresence::optional,
+      [&](const Json& j, const Where& w) { return parse_annotation(j, w, ds); });
   return ds;
 }
 

@@ -84,6 +84,23 @@ void check_unique_ids(const std::vector<T>& items, const Where& w, IdOf id_of) {
   }
 }
 
+// The list root[key] of items with an `id`, each read by parse(item, where), the ids
+// checked unique. A required list must be present; an optional one may also be absent or
+// null (then it is empty).
+enum class ListPresence { required, optional };
+template <typename T, typename Parse>
+std::vector<T> parse_id_list(const Json& root, const char* key, const Where& top,
+                             ListPresence presence, Parse parse) {
+  std::vector<T> items;
+  const Json* list = presence == ListPresence::required ? &require(root, key, top) : find(root, key);
+  if (!list || (presence == ListPresence::optional && list->is_null())) return items;
+  require_array(*list, top.key(key));
+  items.reserve(list->size());
+  for (size_t i = 0; i < list->size(); ++i) items.push_back(parse((*list)[i], top.key(key).index(i)));
+  check_unique_ids(items, top.key(key), [](const T& item) { return item.id; });
+  return items;
+}
+
 Json to_json(const Segmentation& s);
 Json rle_to_json(const Rle& r, bool compressed);
 Json box_to_json(const BoxXywh& b);

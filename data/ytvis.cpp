@@ -121,30 +121,13 @@ YtvisDataset read_ytvis(const std::string& path) {
   const Where top(path);
   json::require_object(root, top);
   YtvisDataset ds;
-
-  const Json& videos = json::require(root, "videos", top);
-  json::require_array(videos, top.key("videos"));
-  for (size_t i = 0; i < videos.size(); ++i)
-    ds.videos.push_back(parse_video(videos[i], top.key("videos").index(i)));
-  json::check_unique_ids(ds.videos, top.key("videos"), [](const YtvisVideo& v) { return v.id; });
-
-  const Json& cats = json::require(root, "categories", top);
-  json::require_array(cats, top.key("categories"));
-  for (size_t i = 0; i < cats.size(); ++i)
-    ds.categories.push_back(json::parse_category(cats[i], top.key("categories").index(i)));
-  json::check_unique_ids(ds.categories, top.key("categories"), [](const Category& c) { return c.id; });
+  ds.videos = json::parse_id_list<YtvisVideo>(root, "videos", top, json::ListPresence::required, parse_video);
+  ds.categories = json::parse_id_list<Category>(root, "categories", top, json::ListPresence::required,
+                                                json::parse_category);
   ds.reindex();
-
-  if (const Json* anns = json::find(root, "annotations")) {
-    if (!anns->is_null()) {
-      json::require_array(*anns, top.key("annotations"));
-      ds.annotations.reserve(anns->size());
-      for (size_t i = 0; i < anns->size(); ++i)
-        ds.annotations.push_back(parse_annotation((*anns)[i], top.key("annotations").index(i), ds));
-      json::check_unique_ids(ds.annotations, top.key("annotations"),
-                       [](const YtvisAnnotation& a) { return a.id; });
-    }
-  }
+  ds.annotations = json::parse_id_list<YtvisAnnotation>(
+      root, "annotations", top, json::ListPresence::optional,
+      [&](const Json& j, const Where& w) { return parse_annotation(j, w, ds); });
   return ds;
 }
 
