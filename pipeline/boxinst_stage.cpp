@@ -134,19 +134,14 @@ void train_boxinst(const BoxInstConfig& config, const RunDir& run, const Context
                                                 mo.boxinst_loss);
     }
     const models::CondInstLosses losses = model->forward_train(inputs, t);
-    const Tensor total = losses.total();
-    optimizer->zero_grad();
-    total.backward();
-    optimizer->step();
-    nlohmann::json record{{"loss", total.item<double>()},
-                          {"loss_fcos_cls", losses.fcos.cls.item<double>()},
+    nlohmann::json record{{"loss_fcos_cls", losses.fcos.cls.item<double>()},
                           {"loss_fcos_loc", losses.fcos.loc.item<double>()},
                           {"loss_fcos_ctr", losses.fcos.ctr.item<double>()},
                           {"mask_instances", losses.num_mask_instances}};
     if (losses.mask.defined()) record["loss_mask"] = losses.mask.item<double>();
     if (losses.prj.defined()) record["loss_prj"] = losses.prj.item<double>();
     if (losses.pairwise.defined()) record["loss_pairwise"] = losses.pairwise.item<double>();
-    return record;
+    return StepOutput{losses.total(), record};
   });
   run.mark_done(kStage, detector_train_summary(s, tc.batch));
   log::info(kStage, ": trained ", s.steps, " steps, loss ", s.first_loss, " -> ", s.last_loss);

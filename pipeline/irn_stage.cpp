@@ -183,17 +183,13 @@ void train_irn(const Stage1Config& config, const Stage1Data& data, const RunDir&
       record["flow_boundary"] = lfb.item<double>();
       total = total + lfb * config.flowirn.weight;
     }
-    optimizer.zero_grad();
-    total.backward();
-    optimizer.step();
     const std::vector<double> st = terms.stats.to_vector<double>();
-    record["loss"] = total.item<double>();
     record["pos_bg"] = st[kernels::kIrnLossBgPos];
     record["pos_fg"] = st[kernels::kIrnLossFgPos];
     record["neg"] = st[kernels::kIrnLossNeg];
     record["dp_fg"] = st[kernels::kIrnLossDpFg];
     record["dp_bg"] = st[kernels::kIrnLossDpBg];
-    return record;
+    return StepOutput{total, record};
   });
   const std::array<float, 2> shift = displacement_mean(*net, data, c, ctx);
   net->set_mean_shift(shift[0], shift[1]);

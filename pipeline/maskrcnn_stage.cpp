@@ -207,13 +207,8 @@ void train_maskrcnn(const MaskRcnnConfig& config, const std::string& labels_path
       record["mc_labels"] = total.labels_t + total.labels_u;
       record["pseudo_labels"] = pseudo;
     }
-    const Tensor loss = out.total_loss();
-    optimizer->zero_grad();
-    loss.backward();
-    optimizer->step();
-    record["loss"] = loss.item<double>();
     for (const auto& [name, term] : out.losses) record[name] = term.item<double>();
-    return record;
+    return StepOutput{out.total_loss(), record};
   });
   nlohmann::json summary = detector_train_summary(s, tc.batch);
   summary["labels"] = labels_path;

@@ -128,12 +128,19 @@ TrainSummary run_train_loop(const RunDir& run, const TrainLoopOptions& o, layers
         o.lr_at ? o.lr_at(step) : optim::poly_lr(o.base_lr, step, max_step, o.poly_power);
     optimizer.set_lr(lr);
     const int64_t epoch = step / o.steps_per_epoch, batch = step % o.steps_per_epoch;
-    nlohmann::json record = step_fn(step, epoch, batch);
-    WSVIS_CHECK(record.contains("loss"), o.stage, ": a training step must report \"loss\"");
-    const double loss = record["loss"].get<double>();
+    StepOutput out = step_fn(step, epoch, batch);
+    WSVIS_CHECK(out.loss.defined() && out.loss.numel() == 1, o.stage,
+                ": a training step must return its total loss as one value");
+    nlohmann::json& record = out.record;
+    const double loss = out.loss.item<double>();
+    record["loss"] = loss;
+    // Checked before the update, so a NaN never reaches the weights.
     if (!std::isfinite(loss))
       throw Error(o.stage + ": the loss became " + std::to_string(loss) + " at step " +
                   std::to_string(step) + " (lower the learning rate?); the step reported " + record.dump());
+    optimizer.zero_grad();
+    out.loss.backward();
+    optimizer.step();
     losses.push_back(loss);
     ++step;
     if (step % o.log_every == 0 || step == max_step) {

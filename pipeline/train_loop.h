@@ -1,4 +1,5 @@
-// The training loop every stage shares: poly learning rate (IRN's PolyOptimizer schedule) or
+// The training loop every stage shares: forward by the stage's step function, then
+// zero_grad / backward / optimizer step here; poly learning rate (IRN's PolyOptimizer schedule) or
 // any schedule given as a function,
 // resume from the stage's last checkpoint, periodic checkpoints, progress with time left, a
 // log line per step in the run's log.jsonl, a clean stop on SIGINT/SIGTERM (checkpoint, then
@@ -23,6 +24,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "engine/tensor.h"
 #include "layers/module.h"
 #include "pipeline/run_dir.h"
 
@@ -46,8 +48,15 @@ struct TrainLoopOptions {
   int log_every = 10;             // steps between log.jsonl records
 };
 
-// What one step reports: "loss" (required, the total) and any other scalars to log.
-using StepFn = std::function<nlohmann::json(int64_t step, int64_t epoch, int64_t batch)>;
+// What one step computes: the total loss to minimise (a 0-d tensor with a graph) and any
+// other scalars to log. The loop, not the step, runs zero_grad, backward and the optimizer
+// step, so that whatever belongs between backward and step (a gradient all-reduce) has one
+// place; it logs the loss as "loss".
+struct StepOutput {
+  Tensor loss;
+  nlohmann::json record = nlohmann::json::object();
+};
+using StepFn = std::function<StepOutput(int64_t step, int64_t epoch, int64_t batch)>;
 
 struct TrainSummary {
   int64_t steps = 0, resumed_from = 0;
