@@ -10,6 +10,7 @@
 #include <mutex>
 #include <thread>
 
+#include "engine/distributed.h"
 #include "engine/error.h"
 
 #if WSVIS_WITH_CUDA
@@ -131,9 +132,9 @@ struct PairLoader::Impl {
   std::unique_ptr<HostBatch> build(int64_t b, int64_t ep) {
     auto hb = std::make_unique<HostBatch>();
     try {
-      const int64_t first = b * config.batch_size;
-      const int64_t last = std::min<int64_t>(first + config.batch_size,
-                                             static_cast<int64_t>(order.size()));
+      const dist::SampleRange slice = dist::shard_batch(b, config.batch_size, config.rank, config.world_size);
+      const int64_t first = slice.begin;
+      const int64_t last = std::min<int64_t>(first + slice.count, static_cast<int64_t>(order.size()));
       std::vector<PairSample> samples;
       for (int64_t i = first; i < last; ++i) {
         Generator gen(sample_seed(config.seed, ep, i));
@@ -322,6 +323,11 @@ PairLoader::PairLoader(const YtvisDataset& dataset, const LoaderConfig& config, 
   WSVIS_CHECK(config.delta >= 1, "loader: delta must be >= 1, got ", config.delta);
   WSVIS_CHECK(config.batch_size >= 1, "loader: batch_size must be >= 1, got ", config.batch_size);
   WSVIS_CHECK(config.workers >= 0, "loader: workers must be >= 0, got ", config.workers);
+  WSVIS_CHECK(config.world_size >= 1 && config.rank >= 0 && config.rank < config.world_size,
+              "loader: rank ", config.rank, " of ", config.world_size);
+  WSVIS_CHECK(config.world_size == 1 || (config.drop_last && config.batch_size % config.world_size == 0),
+              "loader: ", config.world_size, " ranks need drop_last and a batch of pairs divisible by ",
+              "them, got ", config.batch_size);
   WSVIS_CHECK(config.prefetch >= 1, "loader: prefetch must be >= 1, got ", config.prefetch);
   WSVIS_CHECK(ctx != nullptr, "loader: no context");
   impl_->dataset = dataset;

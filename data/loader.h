@@ -69,6 +69,12 @@ struct LoaderConfig {
   uint64_t seed = 0;
   bool shuffle = true;
   bool drop_last = false;  // drop a final short batch
+  // Data parallelism (engine/distributed.h): every batch of batch_size pairs is cut into
+  // world_size contiguous slices (dist::shard_batch) and this loader builds slice `rank`
+  // only, so W ranks together see exactly the pairs, augmentations included, that one rank
+  // sees. Needs drop_last and a batch_size divisible by world_size.
+  int rank = 0;
+  int world_size = 1;
   bool with_boxes = true;  // BoxInst labels (boxes of both frames)
   AugmentConfig augment;
   PixelNorm norm = PixelNorm::detectron2_bgr;

@@ -228,6 +228,53 @@ TEST_F(LoaderTest, SameBatchesForAnyNumberOfWorkers) {
                runs[0][0].images_a.to_vector<float>() == runs[0][6].images_a.to_vector<float>());
 }
 
+// Pixels of sample i's frame a inside its own size (the padding depends on the batch's largest).
+std::vector<float> sample_pixels(const PairBatch& batch, size_t i) {
+  const int64_t H = batch.images_a.size(2), W = batch.images_a.size(3);
+  const auto [h, w] = batch.image_sizes[i];
+  const std::vector<float> all = batch.images_a.to_vector<float>();
+  std::vector<float> out;
+  for (int64_t c = 0; c < 3; ++c)
+    for (int y = 0; y < h; ++y) {
+      const size_t row = ((static_cast<size_t>(i) * 3 + size_t(c)) * size_t(H) + size_t(y)) * size_t(W);
+      out.insert(out.end(), all.begin() + long(row), all.begin() + long(row) + w);
+    }
+  return out;
+}
+
+TEST_F(LoaderTest, RanksTogetherSeeTheSamePairsAsOneRank) {
+  const YtvisDataset d = read_ytvis(dir_->file("train.json"));
+  LoaderConfig c = base_config(dir_->path());
+  c.batch_size = 4;
+  c.drop_last = true;
+  PairLoader whole(d, c, cpu());
+  const std::vector<PairBatch> one = drain(whole);
+  std::vector<std::vector<PairBatch>> shards;
+  for (int rank = 0; rank < 2; ++rank) {
+    LoaderConfig r = c;
+    r.rank = rank;
+    r.world_size = 2;
+    PairLoader loader(d, r, cpu());
+    EXPECT_EQ(loader.batches_per_epoch(), whole.batches_per_epoch());
+    shards.push_back(drain(loader));
+  }
+  ASSERT_EQ(one.size(), 3u);  // 12 pairs, 4 a batch
+  for (size_t b = 0; b < one.size(); ++b)
+    for (size_t i = 0; i < 4; ++i) {
+      const PairBatch& part = shards[i / 2][b];
+      ASSERT_EQ(part.refs.size(), 2u);
+      const size_t j = i % 2;
+      EXPECT_EQ(part.refs[j].video_index, one[b].refs[i].video_index) << "batch " << b << " pair " << i;
+      EXPECT_EQ(part.refs[j].t, one[b].refs[i].t);
+      EXPECT_EQ(part.image_sizes[j], one[b].image_sizes[i]);
+      EXPECT_TRUE(sample_pixels(part, j) == sample_pixels(one[b], i)) << "batch " << b << " pair " << i;
+    }
+  LoaderConfig bad = c;
+  bad.world_size = 3;  // 4 pairs do not split in 3
+  bad.rank = 1;
+  EXPECT_THROW(PairLoader(d, bad, cpu()), Error);
+}
+
 // Copies the set to a fresh directory, lets `damage` break it, and runs an epoch without
 // shuffling: the first batches arrive, then next() throws the worker's InputError.
 void expect_error_in_consumer(const std::string& src, const std::function<std::string(const std::string&)>& damage,
