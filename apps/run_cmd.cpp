@@ -29,13 +29,9 @@ int run_run_command(const std::vector<std::string>& args) {
   if (a.config_path.empty()) throw InputError("run: CONFIG.json is required");
   if (a.run_path.empty()) a.run_path = "runs/" + std::filesystem::path(a.config_path).stem().string();
 
-  // The stages train in one process. Several ranks would each run the whole pipeline into the
-  // same folder; data-parallel training of the stages is not wired yet (engine/distributed.h
-  // carries it for the models that use it), so say so rather than race.
-  const dist::DistEnv env = dist::dist_env_from_process();
-  if (env.world_size > 1)
-    throw InputError("run: started as rank " + std::to_string(env.rank) + " of " + std::to_string(env.world_size) +
-                     "; `wsvis run` trains its stages in one process: start it once, without launch.sh / mpirun");
+  // The pipeline runs in one process: several ranks would each run every stage into the same
+  // folder. Data-parallel training is in the stage commands `wsvis maskrcnn` / `wsvis boxinst`.
+  require_one_rank("run");
 
   std::string dumped;
   const pipeline::RunConfig config = pipeline::read_run_config_file(a.config_path, a.overrides, &dumped);

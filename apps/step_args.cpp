@@ -32,9 +32,26 @@ StepArgs parse_step_args(const std::string& command, const std::vector<std::stri
   return out;
 }
 
+Ranks join_ranks(const std::string& device) {
+  Ranks r;
+  r.env = dist::dist_env_from_process();
+  r.ctx = pipeline::context_for(device, r.env.local_rank);
+  if (r.env.world_size > 1) r.comm = std::make_unique<dist::Communicator>(r.env, r.ctx);
+  return r;
+}
+
+void require_one_rank(const std::string& command) {
+  const dist::DistEnv env = dist::dist_env_from_process();
+  if (env.world_size > 1)
+    throw InputError(command + ": started as rank " + std::to_string(env.rank) + " of " +
+                     std::to_string(env.world_size) + "; its steps run in one process (data-parallel "
+                     "training is in `wsvis maskrcnn` and `wsvis boxinst`): start it once, without "
+                     "launch.sh / mpirun");
+}
+
 int run_steps(const std::string& command, const StepArgs& args, const std::string& dumped_config,
-              const std::function<void(const pipeline::RunDir&)>& steps) {
-  const pipeline::RunDir run(args.run_path);
+              const std::function<void(const pipeline::RunDir&)>& steps, bool writer) {
+  const pipeline::RunDir run = writer ? pipeline::RunDir(args.run_path) : pipeline::RunDir(args.run_path).reader();
   pipeline::record_config(run, dumped_config, args.config_path, args.force);
   pipeline::install_interrupt_handler();
   try {
@@ -44,7 +61,7 @@ int run_steps(const std::string& command, const StepArgs& args, const std::strin
     return 130;
   }
   const std::string metrics = run.root() + "/metrics.json";
-  if (std::find(args.steps.begin(), args.steps.end(), "eval") != args.steps.end() &&
+  if (writer && std::find(args.steps.begin(), args.steps.end(), "eval") != args.steps.end() &&
       std::filesystem::exists(metrics))
     std::printf("%s", data::read_file_bytes(metrics).c_str());
   return 0;

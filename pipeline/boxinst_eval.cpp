@@ -136,15 +136,17 @@ nlohmann::json evaluate_boxinst(const BoxInstConfig& config, const RunDir& run) 
 }
 
 void run_boxinst(const BoxInstConfig& config, const RunDir& run, const std::vector<std::string>& steps,
-                 const ContextPtr& ctx) {
+                 const ContextPtr& ctx, dist::Communicator* comm) {
   log::info("boxinst: ", config.model.variant, " on ", ctx->device().str());
   run_steps_in_order(run, "boxinst", boxinst_steps(), steps, [&](const std::string& step) {
-    if (step == "train") train_boxinst(config, run, ctx);
-    if (step == "predict") predict_boxinst(config, run, ctx);
+    if (step == "train") train_boxinst(config, run, ctx, comm);
+    if (step == "predict") on_rank_zero(comm, [&] { predict_boxinst(config, run, ctx); });
     if (step != "eval") return;
-    const nlohmann::json m = evaluate_boxinst(config, run);
-    log::info("eval: mask AP ", m["segm"]["AP"].get<double>(), ", AP50 ", m["segm"]["AP50"].get<double>(),
-              "; box AP ", m["bbox"]["AP"].get<double>());
+    on_rank_zero(comm, [&] {
+      const nlohmann::json m = evaluate_boxinst(config, run);
+      log::info("eval: mask AP ", m["segm"]["AP"].get<double>(), ", AP50 ", m["segm"]["AP50"].get<double>(),
+                "; box AP ", m["bbox"]["AP"].get<double>());
+    });
   });
 }
 

@@ -80,7 +80,8 @@ std::unique_ptr<models::CondInst> make_boxinst_model(const BoxInstConfig& config
   return model;
 }
 
-void train_boxinst(const BoxInstConfig& config, const RunDir& run, const ContextPtr& ctx) {
+void train_boxinst(const BoxInstConfig& config, const RunDir& run, const ContextPtr& ctx,
+                   dist::Communicator* comm) {
   if (run.stage_done(kStage)) {
     log::info(kStage, ": trained already (", run.root(), "/", kStage, "/DONE)");
     return;
@@ -94,7 +95,7 @@ void train_boxinst(const BoxInstConfig& config, const RunDir& run, const Context
                                                      config.model.pretrained);
   data::PairLoader loader(dataset,
                           detector_loader_config(config.data, tc, 1, tc.batch, needs_flow, config.seed,
-                                                 backbone.loader_norm),
+                                                 backbone.loader_norm, comm),
                           ctx);
   if (loader.batches_per_epoch() == 0)
     throw InputError(config.data.annotations_path() + ": " + std::to_string(loader.num_pairs()) +
@@ -110,7 +111,7 @@ void train_boxinst(const BoxInstConfig& config, const RunDir& run, const Context
   const BoxInstTargetBuilder targets(dataset, !config.boxes_only());
   PairBatches batches(loader);
   data::PairBatch batch;
-  const TrainSummary s = run_train_loop(run, detector_loop_options(kStage, tc), *model, *optimizer, [&](int64_t step, int64_t, int64_t) {
+  const TrainSummary s = run_train_loop(run, detector_loop_options(kStage, tc, comm), *model, *optimizer, [&](int64_t step, int64_t, int64_t) {
     batches.at(step, &batch);
     models::CondInstInputs inputs{batch.images_a, Tensor()};
     models::FlowColorInputs flow;

@@ -24,6 +24,7 @@
 #include <nlohmann/json.hpp>
 
 #include "engine/context.h"
+#include "engine/distributed.h"
 #include "engine/random.h"
 #include "models/condinst.h"
 #include "pipeline/boxinst_config.h"
@@ -37,12 +38,14 @@ const std::vector<std::string>& boxinst_steps();  // train, predict, eval
 std::unique_ptr<models::CondInst> make_boxinst_model(const BoxInstConfig& config, int num_classes,
                                                      Generator& gen, const ContextPtr& ctx);
 
-void train_boxinst(const BoxInstConfig& config, const RunDir& run, const ContextPtr& ctx);
+// With an active `comm`, data-parallel over its ranks (train.batch is the global batch).
+void train_boxinst(const BoxInstConfig& config, const RunDir& run, const ContextPtr& ctx,
+                   dist::Communicator* comm = nullptr);
 void predict_boxinst(const BoxInstConfig& config, const RunDir& run, const ContextPtr& ctx);
 nlohmann::json evaluate_boxinst(const BoxInstConfig& config, const RunDir& run);
 
 // Runs `steps` in pipeline order; a finished step (DONE marker) is skipped.
 void run_boxinst(const BoxInstConfig& config, const RunDir& run, const std::vector<std::string>& steps,
-                 const ContextPtr& ctx);
+                 const ContextPtr& ctx, dist::Communicator* comm = nullptr);
 
 }  // namespace wsvis::pipeline

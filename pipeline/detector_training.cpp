@@ -1,5 +1,6 @@
 #include "pipeline/detector_training.h"
 
+#include "engine/error.h"
 #include "models/cam_net.h"
 
 namespace wsvis::pipeline {
@@ -26,8 +27,15 @@ void load_detector_backbone(models::ResNet& resnet, const std::string& pretraine
 
 data::LoaderConfig detector_loader_config(const DatasetPaths& data, const DetectorTrain& train,
                                           int delta, int pairs_per_batch, bool with_flow, int seed,
-                                          data::PixelNorm norm) {
+                                          data::PixelNorm norm, const dist::Communicator* comm) {
   data::LoaderConfig lc;
+  if (comm && comm->active()) {
+    if (pairs_per_batch % comm->world_size() != 0)
+      throw InputError("train.batch: " + std::to_string(pairs_per_batch) + " samples a step do not split over " +
+                       std::to_string(comm->world_size()) + " ranks");
+    lc.rank = comm->rank();
+    lc.world_size = comm->world_size();
+  }
   lc.image_root = data.image_root();
   lc.flow_root = with_flow ? data.flow_root() : "";
   lc.delta = delta;
@@ -50,8 +58,10 @@ std::unique_ptr<optim::SGD> detector_optimizer(const layers::Module& model, cons
   return std::make_unique<optim::SGD>(detectron2_param_groups(model), so);
 }
 
-TrainLoopOptions detector_loop_options(const std::string& stage, const DetectorTrain& train) {
+TrainLoopOptions detector_loop_options(const std::string& stage, const DetectorTrain& train,
+                                       dist::Communicator* comm) {
   TrainLoopOptions lo;
+  lo.comm = comm;
   lo.stage = stage;
   lo.steps_per_epoch = train.steps;
   lo.epochs = 1;
@@ -59,6 +69,12 @@ TrainLoopOptions detector_loop_options(const std::string& stage, const DetectorT
   lo.base_lr = train.lr;
   lo.lr_at = detectron2_lr(train.lr, train.steps, train.decay_at, train.warmup_iters, train.warmup_factor);
   return lo;
+}
+
+void on_rank_zero(dist::Communicator* comm, const std::function<void()>& work) {
+  const bool parallel = comm && comm->active();
+  if (!parallel || comm->is_root()) work();
+  if (parallel) comm->barrier();  // what rank 0 wrote is there for the next step
 }
 
 nlohmann::json detector_train_summary(const TrainSummary& s, int images_per_step) {

@@ -3,12 +3,14 @@
 // with warm-up + step decay, and the DONE summary.
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <string>
 
 #include <nlohmann/json.hpp>
 
 #include "data/loader.h"
+#include "engine/distributed.h"
 #include "engine/optim/sgd.h"
 #include "layers/module.h"
 #include "models/motion_encoder.h"
@@ -38,14 +40,21 @@ void load_detector_backbone(models::ResNet& resnet, const std::string& pretraine
 
 // Pairs (t, t + delta) of `data`'s videos, pairs_per_batch of them a batch, resized and
 // flipped per train.*, normalised as `norm`; flow read when with_flow.
+// With an active `comm` each rank loads its slice of every batch (InputError when
+// pairs_per_batch does not split evenly over the ranks).
 data::LoaderConfig detector_loader_config(const DatasetPaths& data, const DetectorTrain& train,
                                           int delta, int pairs_per_batch, bool with_flow, int seed,
-                                          data::PixelNorm norm);
+                                          data::PixelNorm norm, const dist::Communicator* comm = nullptr);
 
 std::unique_ptr<optim::SGD> detector_optimizer(const layers::Module& model, const DetectorTrain& train);
 
 // train.steps steps in one "epoch" of the loop (the loader's epochs: pipeline/pair_batches.h).
-TrainLoopOptions detector_loop_options(const std::string& stage, const DetectorTrain& train);
+TrainLoopOptions detector_loop_options(const std::string& stage, const DetectorTrain& train,
+                                       dist::Communicator* comm = nullptr);
+
+// A step that is not data-parallel (self-labelling, prediction, evaluation) in a run of
+// several ranks: rank 0 does it while the others wait for it; alone, it is just done.
+void on_rank_zero(dist::Communicator* comm, const std::function<void()>& work);
 
 // The stage's DONE summary: steps, losses, seconds per step, images per second.
 nlohmann::json detector_train_summary(const TrainSummary& s, int images_per_step);

@@ -214,20 +214,22 @@ nlohmann::json evaluate_maskrcnn(const MaskRcnnConfig& config, const RunDir& run
 }  // namespace
 
 void run_maskrcnn(const MaskRcnnConfig& config, const RunDir& run, const std::vector<std::string>& steps,
-                  const ContextPtr& ctx) {
+                  const ContextPtr& ctx, dist::Communicator* comm) {
   log::info("maskrcnn: ", config.maskconsist.enabled ? "MaskConsist" : "Mask R-CNN", " on ",
             ctx->device().str());
   run_steps_in_order(run, "maskrcnn", maskrcnn_steps(), steps, [&](const std::string& step) {
     const bool self_training = config.self_training_rounds > 0;
-    if (step == "train") train_maskrcnn(config, labels_path(config), "maskrcnn", run, ctx);
-    if (step == "self-label" && self_training) write_self_labels(config, run, ctx);
+    if (step == "train") train_maskrcnn(config, labels_path(config), "maskrcnn", run, ctx, comm);
+    if (step == "self-label" && self_training) on_rank_zero(comm, [&] { write_self_labels(config, run, ctx); });
     if (step == "train-2" && self_training)
-      train_maskrcnn(config, run.path("self_labels.json"), "maskrcnn2", run, ctx);
-    if (step == "predict") predict_and_track(config, run, ctx);
+      train_maskrcnn(config, run.path("self_labels.json"), "maskrcnn2", run, ctx, comm);
+    if (step == "predict") on_rank_zero(comm, [&] { predict_and_track(config, run, ctx); });
     if (step != "eval") return;
-    const nlohmann::json m = evaluate_maskrcnn(config, run);
-    log::info("eval: frame AP50 ", m["frame_segm"]["AP50"].get<double>(), "; video mAP ",
-              m["video_segm"]["AP"].get<double>(), ", AP50 ", m["video_segm"]["AP50"].get<double>());
+    on_rank_zero(comm, [&] {
+      const nlohmann::json m = evaluate_maskrcnn(config, run);
+      log::info("eval: frame AP50 ", m["frame_segm"]["AP50"].get<double>(), "; video mAP ",
+                m["video_segm"]["AP"].get<double>(), ", AP50 ", m["video_segm"]["AP50"].get<double>());
+    });
   });
 }
 

@@ -126,7 +126,8 @@ std::unique_ptr<models::MaskRcnn> make_maskrcnn_model(const MaskRcnnConfig& conf
 }
 
 void train_maskrcnn(const MaskRcnnConfig& config, const std::string& labels_path,
-                    const std::string& stage, const RunDir& run, const ContextPtr& ctx) {
+                    const std::string& stage, const RunDir& run, const ContextPtr& ctx,
+                    dist::Communicator* comm) {
   if (run.stage_done(stage)) {
     log::info(stage, ": trained already");
     return;
@@ -139,7 +140,8 @@ void train_maskrcnn(const MaskRcnnConfig& config, const std::string& labels_path
       labels,
       detector_loader_config(config.data, tc, mc.delta, tc.batch / 2, mc.enabled, config.seed,
                              detector_backbone(config.model.depth, config.model.freeze_at, config.model.pretrained)
-                                 .loader_norm),
+                                 .loader_norm,
+                             comm),
       ctx);
   if (loader.batches_per_epoch() == 0)
     throw InputError(labels_path + ": " + std::to_string(loader.num_pairs()) + " frame pairs (t, t + " +
@@ -157,7 +159,7 @@ void train_maskrcnn(const MaskRcnnConfig& config, const std::string& labels_path
   const video::MaskConsistOptions mco = maskconsist_options(mc);
   PairBatches batches(loader);
   data::PairBatch batch;
-  const TrainSummary s = run_train_loop(run, detector_loop_options(stage, tc), *model, *optimizer, [&](int64_t step, int64_t, int64_t) {
+  const TrainSummary s = run_train_loop(run, detector_loop_options(stage, tc, comm), *model, *optimizer, [&](int64_t step, int64_t, int64_t) {
     batches.at(step, &batch);
     // RPN / RoI sampling draws from a generator of (seed, step), so a resumed run samples as
     // an uninterrupted one.

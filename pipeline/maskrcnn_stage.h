@@ -25,6 +25,7 @@
 
 #include "data/ytvis.h"
 #include "engine/context.h"
+#include "engine/distributed.h"
 #include "engine/random.h"
 #include "models/mask_rcnn.h"
 #include "pipeline/maskrcnn_config.h"
@@ -38,8 +39,10 @@ std::unique_ptr<models::MaskRcnn> make_maskrcnn_model(const MaskRcnnConfig& conf
                                                       Generator& gen, const ContextPtr& ctx);
 
 // Trains into <run>/<stage> from the labels file (a YouTube-VIS JSON over data's videos).
+// With an active `comm`, data-parallel over its ranks (train.batch is the global batch).
 void train_maskrcnn(const MaskRcnnConfig& config, const std::string& labels_path,
-                    const std::string& stage, const RunDir& run, const ContextPtr& ctx);
+                    const std::string& stage, const RunDir& run, const ContextPtr& ctx,
+                    dist::Communicator* comm = nullptr);
 
 // The model of <run>/<stage> applied to every frame of `videos` (frames under image_root):
 // per frame up to test.max_detections instances with masks at the frame's size.
@@ -56,7 +59,9 @@ std::vector<std::vector<FramePrediction>> predict_frames(const MaskRcnnConfig& c
                                                          const std::string& weights,
                                                          const ContextPtr& ctx);
 
+// With an active `comm` the two trainings are data-parallel and rank 0 alone self-labels,
+// predicts and evaluates (the other ranks pass a RunDir::reader()).
 void run_maskrcnn(const MaskRcnnConfig& config, const RunDir& run, const std::vector<std::string>& steps,
-                  const ContextPtr& ctx);
+                  const ContextPtr& ctx, dist::Communicator* comm = nullptr);
 
 }  // namespace wsvis::pipeline

@@ -38,6 +38,7 @@ bool RunDir::stage_done(const std::string& stage) const {
 }
 
 void RunDir::mark_done(const std::string& stage, const nlohmann::json& summary) const {
+  if (!writes_) return;
   data::write_file_atomic(path(stage + "/DONE"), summary.dump(2) + "\n");
 }
 
@@ -45,7 +46,14 @@ RunDir RunDir::nested(const std::string& name) const {
   RunDir inner((fs::path(root_) / name).string());
   inner.log_file_ = log_file_;
   inner.run_tag_ = run_tag_.empty() ? name : run_tag_ + "/" + name;
+  inner.writes_ = writes_;
   return inner;
+}
+
+RunDir RunDir::reader() const {
+  RunDir copy = *this;
+  copy.writes_ = false;
+  return copy;
 }
 
 nlohmann::json RunDir::done_summary(const std::string& stage) const {
@@ -59,6 +67,7 @@ nlohmann::json RunDir::done_summary(const std::string& stage) const {
 }
 
 void RunDir::log(nlohmann::json record) const {
+  if (!writes_) return;
   const std::time_t now = std::time(nullptr);
   char stamp[32];
   std::strftime(stamp, sizeof stamp, "%Y-%m-%dT%H:%M:%SZ", std::gmtime(&now));

@@ -36,9 +36,14 @@ class RunDir {
   // A run folder inside this one, <root>/<name> (a stage of `wsvis run`), whose log lines go
   // to this folder's log with "run": name added: one log for the whole run.
   RunDir nested(const std::string& name) const;
+  // The same folder as seen by a data-parallel rank other than 0: it reads what rank 0
+  // writes, and mark_done / log do nothing (rank 0 writes them once).
+  RunDir reader() const;
+  bool writes() const { return writes_; }
 
  private:
   std::string root_;
+  bool writes_ = true;
   std::string log_file_;  // <root>/log.jsonl, or the enclosing run's
   std::string run_tag_;   // "" or the nested run's name
 };

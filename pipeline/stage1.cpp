@@ -52,16 +52,16 @@ void record_config(const RunDir& run, const std::string& dumped, const std::stri
                        "continue with the new one");
     return;
   }
-  data::write_file_atomic(path, dumped);
+  if (run.writes()) data::write_file_atomic(path, dumped);
 }
 
-ContextPtr context_for(const std::string& device) {
+ContextPtr context_for(const std::string& device, int cuda_index) {
   if (device == "cpu") return Context::create(Device::cpu());
   if (device == "cuda") {
     if (!cuda_available()) throw InputError("device \"cuda\" asked for, but no CUDA device is visible");
-    return Context::create(Device::cuda(0));
+    return Context::create(Device::cuda(cuda_index));
   }
-  return Context::create(cuda_available() ? Device::cuda(0) : Device::cpu());
+  return Context::create(cuda_available() ? Device::cuda(cuda_index) : Device::cpu());
 }
 
 }  // namespace wsvis::pipeline

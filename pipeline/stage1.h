@@ -22,7 +22,8 @@ void run_stage1(const Stage1Config& config, const RunDir& run, const std::vector
 // folder must bring the same config (else InputError naming both files), unless `force`.
 void record_config(const RunDir& run, const std::string& dumped, const std::string& source, bool force);
 
-// Device from the config's "device": auto = the first CUDA device when present.
-ContextPtr context_for(const std::string& device);
+// Device from the config's "device": auto = CUDA device `cuda_index` when a CUDA device is
+// present (a data-parallel rank passes its local rank), else the CPU.
+ContextPtr context_for(const std::string& device, int cuda_index = 0);
 
 }  // namespace wsvis::pipeline

@@ -6,10 +6,13 @@
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
+#include <memory>
 #include <numeric>
 #include <unordered_map>
 
 #include "data/loader.h"
+#include "engine/distributed.h"
+#include "engine/gradient_bucketer.h"
 #include "engine/log.h"
 #include "engine/optim/schedule.h"
 #include "engine/optim/sgd.h"
@@ -89,6 +92,51 @@ SignalAt signal_at_from_env(const std::string& stage) {
 
 }  // namespace
 
+namespace {
+
+// The data-parallel side of the loop; with no active communicator every call is a no-op and
+// this process is the writer.
+class Parallel {
+ public:
+  Parallel(dist::Communicator* comm, layers::Module& model) : comm_(comm && comm->active() ? comm : nullptr) {
+    if (!comm_) return;
+    WSVIS_CHECK(model.flat_parameters().defined(), "data-parallel training needs a packed model");
+    Tensor flat = model.flat_parameters();
+    comm_->broadcast(flat, 0);  // the same start everywhere, whatever each rank initialised
+    std::vector<Tensor> trained;
+    for (const auto& [name, p] : model.named_parameters())
+      if (p.requires_grad()) trained.push_back(p);
+    bucketer_ = std::make_unique<dist::GradientBucketer>(model.flat_gradients(), trained, *comm_);
+  }
+  bool writer() const { return !comm_ || comm_->is_root(); }
+  // True when any rank wants to stop.
+  bool any(bool mine) {
+    if (!comm_) return mine;
+    Tensor flag = Tensor::from_vector(std::vector<float>{mine ? 1.f : 0.f}, {1}, comm_->context());
+    comm_->all_reduce_sum(flag);
+    return flag.item<double>() > 0;
+  }
+  // The mean of `value` over ranks (a NaN anywhere makes it NaN).
+  double mean(double value) {
+    if (!comm_) return value;
+    Tensor t = Tensor::from_vector(std::vector<double>{value}, {1}, comm_->context());
+    comm_->all_reduce_average(t);
+    return t.item<double>();
+  }
+  void finish_gradients() {
+    if (bucketer_) bucketer_->finish();
+  }
+  void barrier() {
+    if (comm_) comm_->barrier();
+  }
+
+ private:
+  dist::Communicator* comm_;
+  std::unique_ptr<dist::GradientBucketer> bucketer_;
+};
+
+}  // namespace
+
 TrainSummary run_train_loop(const RunDir& run, const TrainLoopOptions& o, layers::Module& model,
                             optim::SGD& optimizer, const StepFn& step_fn) {
   const int64_t max_step = o.steps_per_epoch * o.epochs;
@@ -108,18 +156,23 @@ TrainSummary run_train_loop(const RunDir& run, const TrainLoopOptions& o, layers
     summary.resumed_from = step;
     log::info(o.stage, ": resuming from step ", step, " of ", max_step, " (", last, ")");
   }
-  auto checkpoint = [&](int64_t s) { save_training_state(last, model, optimizer, s); };
+  Parallel parallel(o.comm, model);
+  auto checkpoint = [&](int64_t s) {
+    if (parallel.writer()) save_training_state(last, model, optimizer, s);
+    parallel.barrier();
+  };
 
   // WSVIS_INTERRUPT_AT_STEP=k acts as a Ctrl-C that arrives before step k of any training loop:
   // the resume tests use it to stop a run at a known step.
   const char* interrupt_env = std::getenv("WSVIS_INTERRUPT_AT_STEP");
   const int64_t interrupt_at = interrupt_env ? std::atoll(interrupt_env) : -1;
   const SignalAt signal_at = signal_at_from_env(o.stage);
-  Progress progress(o.stage + " training", max_step, step);
+  std::unique_ptr<Progress> progress;
+  if (parallel.writer()) progress = std::make_unique<Progress>(o.stage + " training", max_step, step);
   std::vector<double> losses;
   while (step < max_step) {
     if (step == signal_at.step && step > summary.resumed_from) std::raise(signal_at.signal);
-    if (interrupt_requested() || (step == interrupt_at && step > summary.resumed_from)) {
+    if (parallel.any(interrupt_requested() || (step == interrupt_at && step > summary.resumed_from))) {
       checkpoint(step);
       throw Interrupted(o.stage + ": interrupted at step " + std::to_string(step) +
                         "; checkpoint saved, run the same command again to resume");
@@ -132,34 +185,41 @@ TrainSummary run_train_loop(const RunDir& run, const TrainLoopOptions& o, layers
     WSVIS_CHECK(out.loss.defined() && out.loss.numel() == 1, o.stage,
                 ": a training step must return its total loss as one value");
     nlohmann::json& record = out.record;
-    const double loss = out.loss.item<double>();
+    const double loss = parallel.mean(out.loss.item<double>());
     record["loss"] = loss;
-    // Checked before the update, so a NaN never reaches the weights.
+    // Checked before the update, so a NaN never reaches the weights; every rank sees the
+    // same mean, so all of them stop together.
     if (!std::isfinite(loss))
       throw Error(o.stage + ": the loss became " + std::to_string(loss) + " at step " +
                   std::to_string(step) + " (lower the learning rate?); the step reported " + record.dump());
     optimizer.zero_grad();
-    out.loss.backward();
+    out.loss.backward();          // gradient buckets are all-reduced as they fill
+    parallel.finish_gradients();  // the rest, and the averages are in place
     optimizer.step();
     losses.push_back(loss);
     ++step;
-    if (step % o.log_every == 0 || step == max_step) {
+    if (parallel.writer() && (step % o.log_every == 0 || step == max_step)) {
       record["stage"] = o.stage;
       record["step"] = step;
       record["lr"] = lr;
       run.log(record);
     }
     if (step % o.checkpoint_every == 0 && step < max_step) checkpoint(step);
-    char detail[64];
-    std::snprintf(detail, sizeof detail, "loss %.4f", loss);
-    progress.advance(1, detail);
+    if (progress) {
+      char detail[64];
+      std::snprintf(detail, sizeof detail, "loss %.4f", loss);
+      progress->advance(1, detail);
+    }
   }
-  progress.finish();
-  save_model(model, final_path);
-  std::filesystem::remove(last);
+  if (progress) progress->finish();
+  if (parallel.writer()) {
+    save_model(model, final_path);
+    std::filesystem::remove(last);
+  }
+  parallel.barrier();  // every rank may read the final weights from here on
 
   summary.steps = max_step;
-  summary.seconds = progress.elapsed_seconds();
+  summary.seconds = progress ? progress->elapsed_seconds() : 0;
   const size_t k = std::min<size_t>(10, losses.size());
   if (k > 0) {
     summary.first_loss = std::accumulate(losses.begin(), losses.begin() + k, 0.0) / k;

@@ -28,6 +28,10 @@
 #include "layers/module.h"
 #include "pipeline/run_dir.h"
 
+namespace wsvis::dist {
+class Communicator;
+}
+
 namespace wsvis::optim {
 class SGD;
 struct ParamGroup;
@@ -46,6 +50,13 @@ struct TrainLoopOptions {
   // poly(base_lr, poly_power).
   std::function<double(int64_t step)> lr_at;
   int log_every = 10;             // steps between log.jsonl records
+  // Data parallelism (engine/distributed.h): with an active communicator every rank runs this
+  // loop on its own shard of each batch (the step function builds it, e.g. through
+  // data::LoaderConfig::rank); the model must be packed. Rank 0's parameters are broadcast
+  // first, gradients are averaged by a GradientBucketer during backward, a stop (Ctrl-C,
+  // SIGTERM, a NaN) is agreed by all ranks, and only rank 0 shows progress, writes log lines
+  // (the loss averaged over ranks, the other values of its own shard) and checkpoints.
+  dist::Communicator* comm = nullptr;
 };
 
 // What one step computes: the total loss to minimise (a 0-d tensor with a graph) and any

@@ -1,13 +1,18 @@
-// Shared by the distributed tests: a small CNN without batch statistics (GroupNorm only, so a
+// Shared by the distributed tests: a folder every rank agrees on, a small CNN without batch statistics (GroupNorm only, so a
 // rank's forward does not depend on the other ranks' samples and W ranks x B samples is the
 // same computation as 1 rank x W*B), and a data-parallel training loop over generated shapes.
 #pragma once
 
+#include <cstdlib>
+#include <cstring>
+#include <filesystem>
 #include <memory>
+#include <string>
 #include <vector>
 
 #include "data/toy_shapes.h"
 #include "engine/distributed.h"
+#include "engine/error.h"
 #include "engine/gradient_bucketer.h"
 #include "engine/ops.h"
 #include "engine/optim/sgd.h"
@@ -17,6 +22,21 @@
 #include "layers/sequential.h"
 
 namespace wsvis::testing {
+
+// A folder every rank agrees on: rank 0 creates it and broadcasts its path.
+inline std::string shared_temp_dir(dist::Communicator& comm, const ContextPtr& cpu) {
+  std::vector<uint8_t> path(256, 0);
+  if (comm.is_root()) {
+    std::string tmpl = (std::filesystem::temp_directory_path() / "wsvis_dist_XXXXXX").string();
+    WSVIS_CHECK(mkdtemp(tmpl.data()) != nullptr, "mkdtemp failed for ", tmpl);
+    WSVIS_CHECK(tmpl.size() < path.size(), "temp path too long: ", tmpl);
+    std::memcpy(path.data(), tmpl.data(), tmpl.size());
+  }
+  Tensor t = Tensor::from_vector(path, {static_cast<int64_t>(path.size())}, cpu);
+  comm.broadcast(t, 0);
+  const std::vector<uint8_t> got = t.to_vector<uint8_t>();
+  return std::string(reinterpret_cast<const char*>(got.data()));
+}
 
 constexpr int kShapeSize = 12;  // images (N, 1, 12, 12)
 

@@ -41,21 +41,6 @@ constexpr size_t kSmallBuckets = 256;
 constexpr double kLossAtol = 2e-5, kLossRtol = 2e-5;
 constexpr double kParamAtol = 2e-5, kParamRtol = 2e-5;
 
-// A folder every rank agrees on: rank 0 creates it and broadcasts its path.
-std::string shared_temp_dir(dist::Communicator& comm, const ContextPtr& cpu) {
-  std::vector<uint8_t> path(256, 0);
-  if (comm.is_root()) {
-    std::string tmpl = (std::filesystem::temp_directory_path() / "wsvis_dist_XXXXXX").string();
-    WSVIS_CHECK(mkdtemp(tmpl.data()) != nullptr, "mkdtemp failed for ", tmpl);
-    WSVIS_CHECK(tmpl.size() < path.size(), "temp path too long: ", tmpl);
-    std::memcpy(path.data(), tmpl.data(), tmpl.size());
-  }
-  Tensor t = Tensor::from_vector(path, {static_cast<int64_t>(path.size())}, cpu);
-  comm.broadcast(t, 0);
-  const std::vector<uint8_t> got = t.to_vector<uint8_t>();
-  return std::string(reinterpret_cast<const char*>(got.data()));
-}
-
 TEST(DistributedMpi, TwoRanksMatchOneRankWithDoubledBatch) {
   const dist::DistEnv env = dist::dist_env_from_process();
   if (env.world_size != 2)
@@ -71,7 +56,7 @@ TEST(DistributedMpi, TwoRanksMatchOneRankWithDoubledBatch) {
                                                              2 * kPerRankBatch, 7, kSmallBuckets);
 
   // Rank 0 alone writes the checkpoint and the log; everyone then reads the checkpoint back.
-  const std::string dir = shared_temp_dir(comm, cpu);
+  const std::string dir = testing::shared_temp_dir(comm, cpu);
   const std::string ckpt = dir + "/model.safetensors", log_path = dir + "/log.jsonl";
   if (comm.is_root()) {
     save_safetensors(ckpt, {{"flat_parameters", Tensor::from_vector(dp.parameters,

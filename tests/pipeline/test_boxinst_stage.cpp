@@ -16,6 +16,7 @@
 #include "models/resnet.h"
 #include "pipeline/boxinst_stage.h"
 #include "pipeline/stage1.h"
+#include "tests/pipeline/boxinst_testing.h"
 #include "tests/support/testing.h"
 
 namespace wsvis::pipeline {
@@ -30,19 +31,7 @@ fs::path scratch(const std::string& name) {
   return p;
 }
 
-void write_data(const fs::path& dir) {
-  data::SynthConfig sc;
-  sc.videos = 3;
-  sc.frames = 3;
-  sc.width = sc.height = 64;
-  sc.seed = 5;
-  sc.classes = 3;
-  sc.max_instances = 2;
-  sc.camouflage = 0.5;
-  sc.min_radius = 0.2;
-  sc.max_radius = 0.3;
-  data::write_synth_dataset(sc, (dir / "data").string());
-}
+void write_data(const fs::path& dir) { testing::write_tiny_boxinst_set(dir); }
 
 std::string config_text(const fs::path& dir, const std::string& variant) {
   return R"({
