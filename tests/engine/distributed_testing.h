@@ -1,6 +1,7 @@
-// Shared by the distributed tests: a folder every rank agrees on, a small CNN without batch statistics (GroupNorm only, so a
-// rank's forward does not depend on the other ranks' samples and W ranks x B samples is the
-// same computation as 1 rank x W*B), and a data-parallel training loop over generated shapes.
+// Shared by the distributed tests: a folder every rank agrees on, a small CNN without batch
+// statistics (GroupNorm only, so a rank's forward does not depend on the other ranks' samples
+// and W ranks x B samples is the same computation as 1 rank x W*B), and a data-parallel
+// training loop over generated shapes.
 #pragma once
 
 #include <cstdlib>
