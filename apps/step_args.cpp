@@ -6,6 +6,7 @@
 
 #include "data/file_util.h"
 #include "engine/error.h"
+#include "engine/log.h"
 #include "pipeline/stage1.h"
 
 namespace wsvis::apps {
@@ -35,6 +36,8 @@ StepArgs parse_step_args(const std::string& command, const std::vector<std::stri
 Ranks join_ranks(const std::string& device) {
   Ranks r;
   r.env = dist::dist_env_from_process();
+  // Rank 0 reports; the others say only what goes wrong, unless WSVIS_LOG_LEVEL asks for more.
+  if (r.env.rank > 0 && !log::level_set_by_environment()) log::set_threshold(log::Level::warn);
   r.ctx = pipeline::context_for(device, r.env.local_rank);
   if (r.env.world_size > 1) r.comm = std::make_unique<dist::Communicator>(r.env, r.ctx);
   return r;

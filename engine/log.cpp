@@ -1,5 +1,6 @@
 #include "engine/log.h"
 
+#include <atomic>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -9,17 +10,29 @@
 
 namespace wsvis::log {
 
-Level threshold() {
-  static const Level level = [] {
-    const char* v = std::getenv("WSVIS_LOG_LEVEL");
-    if (!v) return Level::info;
-    if (!std::strcmp(v, "debug")) return Level::debug;
-    if (!std::strcmp(v, "warn")) return Level::warn;
-    if (!std::strcmp(v, "error")) return Level::error;
-    return Level::info;
-  }();
+namespace {
+
+Level level_from_env() {
+  const char* v = std::getenv("WSVIS_LOG_LEVEL");
+  if (!v) return Level::info;
+  if (!std::strcmp(v, "debug")) return Level::debug;
+  if (!std::strcmp(v, "warn")) return Level::warn;
+  if (!std::strcmp(v, "error")) return Level::error;
+  return Level::info;
+}
+
+std::atomic<int>& current_level() {
+  static std::atomic<int> level{static_cast<int>(level_from_env())};
   return level;
 }
+
+}  // namespace
+
+Level threshold() { return static_cast<Level>(current_level().load(std::memory_order_relaxed)); }
+
+void set_threshold(Level level) { current_level().store(static_cast<int>(level), std::memory_order_relaxed); }
+
+bool level_set_by_environment() { return std::getenv("WSVIS_LOG_LEVEL") != nullptr; }
 
 namespace {
 

@@ -12,6 +12,10 @@ namespace wsvis::log {
 enum class Level { debug = 0, info = 1, warn = 2, error = 3 };
 
 Level threshold();
+// Replaces the level for the rest of the process (a data-parallel rank other than 0 drops to
+// warn, so the terminal shows each info line once).
+void set_threshold(Level level);
+bool level_set_by_environment();  // WSVIS_LOG_LEVEL is set
 void write(Level level, const std::string& message);
 
 // A status line (a progress bar): on a terminal it is redrawn in place until `final`; otherwise
