@@ -108,20 +108,22 @@ class Parallel {
       if (p.requires_grad()) trained.push_back(p);
     bucketer_ = std::make_unique<dist::GradientBucketer>(model.flat_gradients(), trained, *comm_);
   }
+  bool active() const { return comm_ != nullptr; }
   bool writer() const { return !comm_ || comm_->is_root(); }
-  // True when any rank wants to stop.
-  bool any(bool mine) {
-    if (!comm_) return mine;
-    Tensor flag = Tensor::from_vector(std::vector<float>{mine ? 1.f : 0.f}, {1}, comm_->context());
-    comm_->all_reduce_sum(flag);
-    return flag.item<double>() > 0;
-  }
-  // The mean of `value` over ranks (a NaN anywhere makes it NaN).
-  double mean(double value) {
-    if (!comm_) return value;
-    Tensor t = Tensor::from_vector(std::vector<double>{value}, {1}, comm_->context());
-    comm_->all_reduce_average(t);
-    return t.item<double>();
+  // What the ranks agree on after a forward pass: the mean loss (a NaN anywhere makes it NaN)
+  // and whether any rank wants to stop before the next step. One all-reduce, and one host
+  // sync, which reading the loss costs anyway.
+  struct Agreed {
+    double loss;
+    bool stop;
+  };
+  Agreed agree(const Tensor& loss, bool stop) {
+    if (!comm_) return {loss.item<double>(), stop};
+    Tensor both = Tensor::from_vector(std::vector<double>{loss.item<double>(), stop ? 1.0 : 0.0}, {2},
+                                      comm_->context());
+    comm_->all_reduce_sum(both);
+    const std::vector<double> sums = both.to_vector<double>();
+    return {sums[0] / comm_->world_size(), sums[1] > 0};
   }
   void finish_gradients() {
     if (bucketer_) bucketer_->finish();
@@ -161,6 +163,11 @@ TrainSummary run_train_loop(const RunDir& run, const TrainLoopOptions& o, layers
     if (parallel.writer()) save_training_state(last, model, optimizer, s);
     parallel.barrier();
   };
+  auto stop_at = [&](int64_t s) {
+    checkpoint(s);
+    throw Interrupted(o.stage + ": interrupted at step " + std::to_string(s) +
+                      "; checkpoint saved, run the same command again to resume");
+  };
 
   // WSVIS_INTERRUPT_AT_STEP=k acts as a Ctrl-C that arrives before step k of any training loop:
   // the resume tests use it to stop a run at a known step.
@@ -169,14 +176,17 @@ TrainSummary run_train_loop(const RunDir& run, const TrainLoopOptions& o, layers
   const SignalAt signal_at = signal_at_from_env(o.stage);
   std::unique_ptr<Progress> progress;
   if (parallel.writer()) progress = std::make_unique<Progress>(o.stage + " training", max_step, step);
+  // Whether this process wants to stop before step s (Ctrl-C, SIGTERM, the test hook).
+  auto stop_wanted = [&](int64_t s) {
+    return interrupt_requested() || (s == interrupt_at && s > summary.resumed_from);
+  };
+  bool stop_agreed = false;  // by all ranks, with the previous step's loss
   std::vector<double> losses;
   while (step < max_step) {
     if (step == signal_at.step && step > summary.resumed_from) std::raise(signal_at.signal);
-    if (parallel.any(interrupt_requested() || (step == interrupt_at && step > summary.resumed_from))) {
-      checkpoint(step);
-      throw Interrupted(o.stage + ": interrupted at step " + std::to_string(step) +
-                        "; checkpoint saved, run the same command again to resume");
-    }
+    // Several ranks stop where they agreed to (a signal that came during the last backward
+    // pass is agreed on after the next forward pass: a step later).
+    if (stop_agreed || (!parallel.active() && stop_wanted(step))) stop_at(step);
     const double lr =
         o.lr_at ? o.lr_at(step) : optim::poly_lr(o.base_lr, step, max_step, o.poly_power);
     optimizer.set_lr(lr);
@@ -185,7 +195,8 @@ TrainSummary run_train_loop(const RunDir& run, const TrainLoopOptions& o, layers
     WSVIS_CHECK(out.loss.defined() && out.loss.numel() == 1, o.stage,
                 ": a training step must return its total loss as one value");
     nlohmann::json& record = out.record;
-    const double loss = parallel.mean(out.loss.item<double>());
+    const auto [loss, stop] = parallel.agree(out.loss, stop_wanted(step + 1));
+    stop_agreed = stop;
     record["loss"] = loss;
     // Checked before the update, so a NaN never reaches the weights; every rank sees the
     // same mean, so all of them stop together.
