@@ -16,20 +16,15 @@
 #include "models/resnet.h"
 #include "pipeline/boxinst_stage.h"
 #include "pipeline/stage1.h"
-#include "tests/pipeline/boxinst_testing.h"
 #include "tests/support/testing.h"
+#include "tests/pipeline/stage_testing.h"
 
 namespace wsvis::pipeline {
 namespace {
 
 namespace fs = std::filesystem;
 
-fs::path scratch(const std::string& name) {
-  const fs::path p = fs::temp_directory_path() / ("wsvis_boxinst_" + name + "_" + std::to_string(::getpid()));
-  fs::remove_all(p);
-  fs::create_directories(p);
-  return p;
-}
+fs::path scratch(const std::string& name) { return testing::scratch_folder("boxinst", name); }
 
 void write_data(const fs::path& dir) { testing::write_tiny_boxinst_set(dir); }
 
@@ -130,12 +125,8 @@ TEST(BoxInstStage, StartsFromTorchvisionWeights) {
   const fs::path dir = scratch("pretrained");
   write_data(dir);
   const ContextPtr ctx = context_for("cpu");
-  Generator gen(9);
-  models::ResNetOptions ro;
-  ro.depth = 18;
-  models::ResNet torchvision_resnet(ro, gen, ctx);
   const std::string weights = (dir / "resnet18.safetensors").string();
-  save_safetensors(weights, torchvision_resnet.state_dict());
+  testing::write_torchvision_resnet18(weights, 9, ctx);
   data::write_file_atomic((dir / "c.json").string(), config_text(dir, "motion_boxinst"));
   const BoxInstConfig config = read_boxinst_config((dir / "c.json").string(), {"model.pretrained=" + weights});
   const RunDir run((dir / "run").string());

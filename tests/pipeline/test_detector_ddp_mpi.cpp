@@ -18,13 +18,11 @@
 #include <string>
 
 #include "data/file_util.h"
-#include "engine/safetensors.h"
-#include "models/resnet.h"
 #include "pipeline/boxinst_stage.h"
 #include "pipeline/stage1.h"
 #include "pipeline/train_loop.h"
 #include "tests/engine/distributed_testing.h"
-#include "tests/pipeline/boxinst_testing.h"
+#include "tests/pipeline/stage_testing.h"
 #include "tests/support/testing.h"
 
 namespace wsvis::pipeline {
@@ -55,11 +53,7 @@ std::string config_text(const fs::path& dir, const std::string& weights) {
 BoxInstConfig prepare(dist::Communicator& comm, const fs::path& dir, const ContextPtr& cpu) {
   if (comm.is_root()) {
     testing::write_tiny_boxinst_set(dir);
-    Generator gen(9);
-    models::ResNetOptions ro;
-    ro.depth = 18;
-    models::ResNet torchvision_resnet(ro, gen, cpu);
-    save_safetensors((dir / "resnet18.safetensors").string(), torchvision_resnet.state_dict());
+    testing::write_torchvision_resnet18((dir / "resnet18.safetensors").string(), 9, cpu);
     data::write_file_atomic((dir / "c.json").string(), config_text(dir, (dir / "resnet18.safetensors").string()));
   }
   comm.barrier();

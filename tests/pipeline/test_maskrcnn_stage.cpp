@@ -19,18 +19,14 @@
 #include "pipeline/maskrcnn_stage.h"
 #include "pipeline/stage1.h"
 #include "tests/support/testing.h"
+#include "tests/pipeline/stage_testing.h"
 
 namespace wsvis::pipeline {
 namespace {
 
 namespace fs = std::filesystem;
 
-fs::path scratch(const std::string& name) {
-  const fs::path p = fs::temp_directory_path() / ("wsvis_maskrcnn_" + name + "_" + std::to_string(::getpid()));
-  fs::remove_all(p);
-  fs::create_directories(p);
-  return p;
-}
+fs::path scratch(const std::string& name) { return testing::scratch_folder("maskrcnn", name); }
 
 std::string write_config(const fs::path& dir) {
   data::SynthConfig sc;
@@ -111,24 +107,21 @@ TEST(MaskRcnnStage, ModelStartsFromTorchvisionWeights) {
   const fs::path dir = scratch("pretrained");
   const std::string path = write_config(dir);
   const ContextPtr ctx = context_for("cpu");
-  Generator gen(3);
-  models::ResNetOptions ro;
-  ro.depth = 18;
-  models::ResNet torchvision_resnet(ro, gen, ctx);
   const std::string weights = (dir / "resnet18.safetensors").string();
-  save_safetensors(weights, torchvision_resnet.state_dict());
+  testing::write_torchvision_resnet18(weights, 3, ctx);
   const MaskRcnnConfig config = read_maskrcnn_config(path, {"model.pretrained=" + weights});
+  Generator gen(3);
   const auto model = make_maskrcnn_model(config, 2, gen, ctx);
   const models::ResNet& resnet = *model->backbone()->bottom_up();
   EXPECT_EQ(resnet.options().norm, models::NormKind::FrozenBN);
   EXPECT_EQ(resnet.options().freeze_at, 2);
-  auto conv1 = [](const models::ResNet& r) {
-    for (const auto& [name, t] : r.state_dict())
+  auto conv1 = [](const NamedTensors& named) {
+    for (const auto& [name, t] : named)
       if (name == "conv1.weight") return t.to_vector<float>();
     return std::vector<float>();
   };
-  EXPECT_FALSE(conv1(resnet).empty());
-  EXPECT_EQ(conv1(resnet), conv1(torchvision_resnet));
+  EXPECT_FALSE(conv1(resnet.state_dict()).empty());
+  EXPECT_EQ(conv1(resnet.state_dict()), conv1(load_safetensors(weights, ctx)));
   fs::remove_all(dir);
 }
 

@@ -22,18 +22,14 @@
 #include "pipeline/report.h"
 #include "pipeline/run_config.h"
 #include "pipeline/stage1_config.h"
+#include "tests/pipeline/stage_testing.h"
 
 namespace wsvis::pipeline {
 namespace {
 
 namespace fs = std::filesystem;
 
-fs::path scratch(const std::string& name) {
-  const fs::path p = fs::temp_directory_path() / ("wsvis_run_" + name + "_" + std::to_string(::getpid()));
-  fs::remove_all(p);
-  fs::create_directories(p);
-  return p;
-}
+fs::path scratch(const std::string& name) { return testing::scratch_folder("run", name); }
 
 // Both methods with their baselines, small enough for seconds per stage: 3 training and 2
 // evaluation videos of 3 frames at 96x96 (IRN's radius-10 pairs need a 24-cell grid).

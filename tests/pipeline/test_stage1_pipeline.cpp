@@ -18,18 +18,14 @@
 #include "pipeline/ir_label_stage.h"
 #include "pipeline/run_dir.h"
 #include "pipeline/stage1.h"
+#include "tests/pipeline/stage_testing.h"
 
 namespace wsvis::pipeline {
 namespace {
 
 namespace fs = std::filesystem;
 
-fs::path scratch(const std::string& name) {
-  const fs::path p = fs::temp_directory_path() / ("wsvis_stage1_" + name + "_" + std::to_string(::getpid()));
-  fs::remove_all(p);
-  fs::create_directories(p);
-  return p;
-}
+fs::path scratch(const std::string& name) { return testing::scratch_folder("stage1", name); }
 
 std::string tiny_config(const fs::path& dir) {
   data::SynthConfig sc;
