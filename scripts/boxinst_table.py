@@ -15,14 +15,13 @@ videos; "camouflaged" scores the camouflaged instances alone (the others ignored
 pipeline/boxinst_stage.h). The table (mean, sample standard deviation, every seed) is written
 to --table with this command line and the training step time.
 """
-import argparse
 import json
 import os
 import statistics
 import subprocess
 import time
 
-from result_tables import header, mean_sd, seed_column, write_page
+from result_tables import header, mean_sd, seed_column, table_arguments, write_page
 
 MOTION = "model.variant=motion_boxinst"
 # (key, name, --set switches)
@@ -40,16 +39,9 @@ VARIANTS = [
 
 
 def main():
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--build", default="build")
-    ap.add_argument("--out", default="runs/boxinst_table")
-    ap.add_argument("--seeds", type=int, nargs="+", default=[1, 2, 3])
-    ap.add_argument("--config", default="configs/boxinst_synth.json")
-    ap.add_argument("--synth", default="configs/synth_boxinst.json")
-    ap.add_argument("--table", default="docs/results/boxinst_synth.md")
+    ap = table_arguments(__doc__, "runs/boxinst_table", "configs/boxinst_synth.json", "docs/results/boxinst_synth.md",
+                         synth="configs/synth_boxinst.json", force_help="pass --force to wsvis boxinst")
     ap.add_argument("--only", nargs="+", help="variant keys to run (default: all)")
-    ap.add_argument("--set", dest="overrides", action="append", default=[])
-    ap.add_argument("--force", action="store_true", help="pass --force to wsvis boxinst")
     args = ap.parse_args()
     variants = [v for v in VARIANTS if not args.only or v[0] in args.only]
     wsvis = os.path.join(args.build, "apps", "wsvis")

@@ -1,10 +1,28 @@
 """What the result-table scripts (stage1_table.py, stage2_table.py, boxinst_table.py) share:
 the page header that records the command, per-seed columns of nested metrics, mean ± sd cells,
 and writing the page."""
+import argparse
 import os
 import statistics
 import sys
 import time
+
+
+def table_arguments(doc, out, config, table, synth=None, force_help="pass --force to wsvis"):
+    """The options every table script takes (each adds its own): the build, the output
+    folder, the seeds, the run config, the synthetic-set config when it makes one, the page
+    to write, --set overrides and --force."""
+    ap = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--build", default="build")
+    ap.add_argument("--out", default=out)
+    ap.add_argument("--seeds", type=int, nargs="+", default=[1, 2, 3])
+    ap.add_argument("--config", default=config)
+    if synth is not None:
+        ap.add_argument("--synth", default=synth)
+    ap.add_argument("--table", default=table)
+    ap.add_argument("--set", dest="overrides", action="append", default=[])
+    ap.add_argument("--force", action="store_true", help=force_help)
+    return ap
 
 
 def header(title, script):

@@ -18,7 +18,6 @@ Each variant trains its own IRN (seeded with s). Two extra rows (unless --no-ext
 flow-boundary loss's units, which the paper does not pin (spec section 7). The table (mean, sample standard deviation
 and every seed) is written to --table with this command line and per-step timings.
 """
-import argparse
 import json
 import os
 import shutil
@@ -26,7 +25,7 @@ import statistics
 import subprocess
 import time
 
-from result_tables import header, write_page
+from result_tables import header, table_arguments, write_page
 
 # (key, name, --set switches, stage folders copied from earlier runs of the same seed).
 FCAM_SHARES = [("irn", ["cam", "cams"]), ("irn_fcam", ["ir_labels", "flow_threshold.json"])]
@@ -61,18 +60,11 @@ def copy_stage(src_run, dst_run, name):
 
 
 def main():
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--build", default="build")
-    ap.add_argument("--out", default="runs/stage1_table")
-    ap.add_argument("--seeds", type=int, nargs="+", default=[1, 2, 3])
-    ap.add_argument("--config", default="configs/stage1_synth.json")
-    ap.add_argument("--synth", default="configs/synth_stage1.json")
-    ap.add_argument("--table", default="docs/results/stage1_synth.md")
-    ap.add_argument("--set", dest="overrides", action="append", default=[])
+    ap = table_arguments(__doc__, "runs/stage1_table", "configs/stage1_synth.json", "docs/results/stage1_synth.md",
+                         synth="configs/synth_stage1.json",
+                         force_help="pass --force to wsvis stage1: keep finished steps of run folders whose "
+                                    "config.json was written by an older build (e.g. before a new key)")
     ap.add_argument("--no-extra", action="store_true", help="only the four variants of Table 4")
-    ap.add_argument("--force", action="store_true",
-                    help="pass --force to wsvis stage1: keep finished steps of run folders whose "
-                         "config.json was written by an older build (e.g. before a new key)")
     args = ap.parse_args()
     variants = VARIANTS + ([] if args.no_extra else EXTRA_VARIANTS)
     wsvis = os.path.join(args.build, "apps", "wsvis")

@@ -17,7 +17,6 @@ the held-out frames (`frame_predictions.json`), YouTube-VIS video mAP / AP50 of 
 predictions and temporal consistency (`wsvis maskrcnn ... eval`). The self-training row reuses
 the first round of the MaskConsist run of the same seed.
 """
-import argparse
 import json
 import os
 import shutil
@@ -26,7 +25,7 @@ import subprocess
 import sys
 import time
 
-from result_tables import header, mean_sd, seed_column, write_page
+from result_tables import header, mean_sd, seed_column, table_arguments, write_page
 
 # (key, name, --set switches, stage folders copied from another variant of the same seed)
 VARIANTS = [
@@ -42,16 +41,10 @@ VARIANTS = [
 
 
 def main():
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--build", default="build")
-    ap.add_argument("--out", default="runs/stage2_table")
-    ap.add_argument("--seeds", type=int, nargs="+", default=[1, 2, 3])
-    ap.add_argument("--config", default="configs/maskrcnn_synth.json")
+    ap = table_arguments(__doc__, "runs/stage2_table", "configs/maskrcnn_synth.json", "docs/results/stage2_synth.md",
+                         force_help="pass --force to wsvis maskrcnn")
     ap.add_argument("--labels", default="runs/stage1_table/seed1/flowirn_px_w01/pseudo_labels.json")
-    ap.add_argument("--table", default="docs/results/stage2_synth.md")
-    ap.add_argument("--only", nargs="+")
-    ap.add_argument("--set", dest="overrides", action="append", default=[])
-    ap.add_argument("--force", action="store_true")
+    ap.add_argument("--only", nargs="+", help="variant keys to run (default: all)")
     args = ap.parse_args()
     variants = [v for v in VARIANTS if not args.only or v[0] in args.only]
     wsvis = os.path.join(args.build, "apps", "wsvis")
